@@ -1,0 +1,63 @@
+//! Error values returned by kernels. Kernels never panic on data; they return one of these.
+
+use core::fmt;
+
+/// Why a kernel refused or stopped a computation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelError {
+    /// A buffer's length does not match the dimensions of the call.
+    Shape {
+        /// Which argument is wrong.
+        what: &'static str,
+        /// The length the dimensions require.
+        expected: usize,
+        /// The length that was passed.
+        got: usize,
+    },
+    /// An input or a computed state is NaN or infinite (for example weights that blew up).
+    NonFinite {
+        /// Which quantity became non-finite.
+        what: &'static str,
+        /// The time step at which it happened (0 where there is no time axis).
+        step: usize,
+    },
+    /// A dimension or parameter is outside the kernel's documented valid range.
+    OutOfRange {
+        /// Which quantity is out of range.
+        what: &'static str,
+    },
+}
+
+impl fmt::Display for KernelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KernelError::Shape {
+                what,
+                expected,
+                got,
+            } => write!(f, "{what}: expected length {expected}, got {got}"),
+            KernelError::NonFinite { what, step } => {
+                write!(f, "{what} became non-finite at step {step}")
+            }
+            KernelError::OutOfRange { what } => write!(f, "{what} is out of range"),
+        }
+    }
+}
+
+/// Checks that `buf` has length `expected`.
+#[inline]
+pub(crate) fn check_len<T>(
+    what: &'static str,
+    buf: &[T],
+    expected: usize,
+) -> Result<(), KernelError> {
+    if buf.len() == expected {
+        Ok(())
+    } else {
+        Err(KernelError::Shape {
+            what,
+            expected,
+            got: buf.len(),
+        })
+    }
+}

@@ -1,0 +1,733 @@
+//! Experiment files: parsing with positions, validation, overrides, seed and hash.
+//!
+//! A config is read with serde-saphyr into a typed struct that rejects unknown keys. Every
+//! problem becomes a [`ConfigError`] printed as `file:line:col: field: problem`. Nothing here
+//! writes files.
+
+use crate::yamlpath::{locate, path_at};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use synplast_kernels::taylor::{TAYLOR_TERMS, TERM_LABELS};
+
+/// The experiment kinds this build knows, with a one-line description.
+pub const KINDS: &[(&str, &str)] = &[(
+    "fit_rate",
+    "infer a Taylor plasticity rule from the activity of a plastic rate layer (Mehta et al. 2024, fig. 2)",
+)];
+
+/// Largest accepted input or output count.
+pub const MAX_NEURONS: u32 = 100_000;
+/// Largest accepted synapse count `n_in * n_out`.
+pub const MAX_SYNAPSES: u64 = 10_000_000;
+/// Largest accepted number of stored values for a data set (about 4 GiB of `f64`).
+pub const MAX_DATA_VALUES: u64 = 500_000_000;
+
+/// A problem in an experiment file or an override, with its position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    /// The file (or `<override>`).
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub col: usize,
+    /// Dotted field path (empty when the problem is the whole document).
+    pub field: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let field = if self.field.is_empty() {
+            "(document)"
+        } else {
+            &self.field
+        };
+        write!(
+            f,
+            "{}:{}:{}: {}: {}",
+            self.file, self.line, self.col, field, self.problem
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+macro_rules! bounded_float {
+    ($(#[$doc:meta])* $name:ident, $ok:expr, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+        #[serde(try_from = "f64", into = "f64")]
+        pub struct $name(pub f64);
+        impl TryFrom<f64> for $name {
+            type Error = String;
+            fn try_from(v: f64) -> Result<Self, String> {
+                let ok: fn(f64) -> bool = $ok;
+                if v.is_finite() && ok(v) {
+                    Ok(Self(v))
+                } else {
+                    Err(format!("must be {}, got {}", $what, v))
+                }
+            }
+        }
+        impl From<$name> for f64 {
+            fn from(v: $name) -> f64 {
+                v.0
+            }
+        }
+    };
+}
+
+bounded_float!(
+    /// A finite number.
+    Finite, |_| true, "a finite number");
+bounded_float!(
+    /// A finite number `> 0`.
+    Positive, |v| v > 0.0, "a finite number > 0");
+bounded_float!(
+    /// A finite number `>= 0`.
+    NonNegative, |v| v >= 0.0, "a finite number >= 0");
+bounded_float!(
+    /// A number in `(0, 1]`.
+    Fraction, |v| v > 0.0 && v <= 1.0, "in (0, 1]");
+
+/// A count `>= 1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "u64", into = "u64")]
+pub struct Count(pub u32);
+
+impl TryFrom<u64> for Count {
+    type Error = String;
+    fn try_from(v: u64) -> Result<Self, String> {
+        if v == 0 {
+            Err("must be a whole number >= 1, got 0".into())
+        } else {
+            u32::try_from(v)
+                .map(Count)
+                .map_err(|_| format!("must be at most {}, got {v}", u32::MAX))
+        }
+    }
+}
+
+impl From<Count> for u64 {
+    fn from(v: Count) -> u64 {
+        v.0 as u64
+    }
+}
+
+impl Count {
+    /// As `usize`.
+    pub fn get(self) -> usize {
+        self.0 as usize
+    }
+}
+
+fn one() -> Finite {
+    Finite(1.0)
+}
+fn default_lr() -> Positive {
+    Positive(1e-3)
+}
+fn full() -> Fraction {
+    Fraction(1.0)
+}
+
+/// The plastic layer (DESIGN §3.2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Number of inputs.
+    pub n_in: Count,
+    /// Number of outputs.
+    pub n_out: Count,
+    /// Plasticity rate per step (1 in the paper's code).
+    #[serde(default = "one")]
+    pub eta: Finite,
+    /// Std of the initial weights; default `1 / (n_in + n_out)`.
+    #[serde(default)]
+    pub w0_std: Option<Positive>,
+}
+
+/// Inputs `x ~ N(0, std^2)` per step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputConfig {
+    /// Input standard deviation `s`.
+    pub std: Positive,
+}
+
+/// A Taylor rule given by its non-zero terms: keys are monomials (`x*y`, `y^2*w`, `1`) or the
+/// three digits `abc` of `theta[a][b][c]` (`110`, `021`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// Non-zero coefficients by term.
+    pub terms: BTreeMap<String, Finite>,
+}
+
+/// Which gradient pass the fit uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GradientMethod {
+    /// Reverse pass over the stored trajectory.
+    #[default]
+    Adjoint,
+    /// Forward sensitivities.
+    Forward,
+}
+
+/// The rule being fitted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StudentConfig {
+    /// Initial coefficients `~ N(0, init_std^2)`.
+    #[serde(default = "zero_nn")]
+    pub init_std: NonNegative,
+    /// Trainable terms (same keys as [`RuleConfig::terms`]); all 27 when absent.
+    #[serde(default)]
+    pub trainable: Option<Vec<String>>,
+}
+
+fn zero_nn() -> NonNegative {
+    NonNegative(0.0)
+}
+
+/// Training data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// Number of training trajectories.
+    pub trajectories: Count,
+    /// Steps per trajectory.
+    pub steps: Count,
+    /// Std of Gaussian noise added to the observed activity.
+    #[serde(default = "zero_nn")]
+    pub noise_scale: NonNegative,
+    /// Fraction of output neurons observed (at least one is).
+    #[serde(default = "full")]
+    pub observed_fraction: Fraction,
+}
+
+/// The optimiser: Adam (betas 0.9/0.999, eps 1e-8), one step per trajectory, then optional
+/// Levenberg-Marquardt refinement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FitConfig {
+    /// Adam passes over the training trajectories.
+    pub epochs: Count,
+    /// Adam learning rate.
+    #[serde(default = "default_lr")]
+    pub lr: Positive,
+    /// Final learning rate: when set, the rate decays geometrically from `lr` to `lr_final`
+    /// over the run (per Adam step); constant when absent.
+    #[serde(default)]
+    pub lr_final: Option<Positive>,
+    /// L1 penalty on theta.
+    #[serde(default = "zero_nn")]
+    pub l1: NonNegative,
+    /// Gradient pass.
+    #[serde(default)]
+    pub gradient: GradientMethod,
+    /// Levenberg-Marquardt iterations after Adam, on the whole training set with the exact
+    /// Gauss-Newton matrix from the forward-sensitivity pass (0: none). They minimise the data
+    /// loss alone, so they require `l1: 0`.
+    #[serde(default)]
+    pub refine_iterations: u32,
+}
+
+/// Evaluation on fresh trajectories.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluationConfig {
+    /// Number of fresh trajectories.
+    pub trajectories: Count,
+}
+
+/// A robustness grid: every pair of noise scale and observed fraction is fitted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GridConfig {
+    /// Noise scales (rows).
+    pub noise_scale: Vec<NonNegative>,
+    /// Observed fractions (columns).
+    pub observed_fraction: Vec<Fraction>,
+}
+
+/// Experiment kind `fit_rate` (DESIGN §3.2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FitRateConfig {
+    /// Experiment name (letters, digits, `_`, `-`, `.`): the run directory's parent.
+    pub name: String,
+    /// Always `fit_rate`.
+    pub kind: String,
+    /// Seed of every random draw; drawn and written back when absent.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Plastic layer.
+    pub network: NetworkConfig,
+    /// Inputs.
+    pub input: InputConfig,
+    /// Ground-truth rule that generates the data.
+    pub teacher: RuleConfig,
+    /// Fitted rule.
+    pub student: StudentConfig,
+    /// Training data.
+    pub data: DataConfig,
+    /// Optimiser.
+    pub fit: FitConfig,
+    /// Evaluation.
+    pub evaluation: EvaluationConfig,
+    /// Optional robustness grid.
+    #[serde(default)]
+    pub grid: Option<GridConfig>,
+}
+
+/// A parsed experiment of any kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Experiment {
+    /// `fit_rate`.
+    FitRate(FitRateConfig),
+}
+
+impl Experiment {
+    /// The experiment's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Experiment::FitRate(c) => &c.name,
+        }
+    }
+    /// The seed, if set.
+    pub fn seed(&self) -> Option<u64> {
+        match self {
+            Experiment::FitRate(c) => c.seed,
+        }
+    }
+    /// Sets the seed.
+    pub fn set_seed(&mut self, seed: u64) {
+        match self {
+            Experiment::FitRate(c) => c.seed = Some(seed),
+        }
+    }
+    /// The resolved config as JSON with sorted keys (the canonical form the hash is over).
+    pub fn canonical_json(&self) -> String {
+        let v = match self {
+            Experiment::FitRate(c) => serde_json::to_value(c),
+        };
+        // Serialising plain structs of numbers and strings cannot fail.
+        v.map(|v| v.to_string()).unwrap_or_default()
+    }
+    /// FNV-1a 64 of the canonical JSON, as 16 hex digits.
+    pub fn hash(&self) -> String {
+        format!("{:016x}", fnv1a(self.canonical_json().as_bytes()))
+    }
+    /// The resolved config as YAML (what `config.yaml` holds).
+    pub fn to_yaml(&self) -> String {
+        let r = match self {
+            Experiment::FitRate(c) => serde_saphyr::to_string(c),
+        };
+        r.unwrap_or_default()
+    }
+}
+
+/// FNV-1a, 64 bit.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in bytes {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+/// Parser options: strict, with limits against alias bombs and deep nesting.
+fn options() -> serde_saphyr::Options {
+    let mut o = serde_saphyr::Options::default();
+    let mut b = serde_saphyr::Budget::default();
+    b.max_depth = 32;
+    b.max_nodes = 100_000;
+    b.max_aliases = 64;
+    b.max_anchors = 64;
+    b.max_total_scalar_bytes = 1 << 20;
+    b.max_reader_input_bytes = Some(1 << 20);
+    o.budget = Some(b);
+    o.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    o
+}
+
+/// Parses a term key (`x*y` or `110`) into its flat index.
+pub fn term_key(key: &str) -> Option<usize> {
+    let k = key.trim();
+    if k.len() == 3 && k.bytes().all(|b| (b'0'..=b'2').contains(&b)) {
+        let d: Vec<usize> = k.bytes().map(|b| (b - b'0') as usize).collect();
+        return Some(9 * d[0] + 3 * d[1] + d[2]);
+    }
+    let norm: String = k.chars().filter(|c| !c.is_whitespace()).collect();
+    TERM_LABELS.iter().position(|l| *l == norm)
+}
+
+/// Reads, parses and validates an experiment file.
+pub fn load(path: &Path) -> Result<Experiment, ConfigError> {
+    let file = path.display().to_string();
+    let err = |problem: String| ConfigError {
+        file: file.clone(),
+        line: 1,
+        col: 1,
+        field: String::new(),
+        problem,
+    };
+    let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read file: {e}")))?;
+    if bytes.len() > 1 << 20 {
+        return Err(err(format!(
+            "file is {} bytes; experiment files are limited to 1 MiB",
+            bytes.len()
+        )));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = good.iter().filter(|b| **b == b'\n').count() + 1;
+        let col = good.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+        ConfigError {
+            line,
+            col,
+            ..err("file is not valid UTF-8".into())
+        }
+    })?;
+    parse_str(&text, &file)
+}
+
+/// Parses and validates experiment text; `file` names it in errors.
+pub fn parse_str(text: &str, file: &str) -> Result<Experiment, ConfigError> {
+    if text.trim().is_empty() {
+        return Err(ConfigError {
+            file: file.into(),
+            line: 1,
+            col: 1,
+            field: String::new(),
+            problem: "file is empty; expected a mapping with `kind:` and the experiment's settings"
+                .into(),
+        });
+    }
+    #[derive(Deserialize)]
+    struct Header {
+        kind: Option<String>,
+    }
+    let header: Header = serde_saphyr::from_str_with_options(text, options())
+        .map_err(|e| yaml_error(&e, text, file))?;
+    let kind = header.kind.ok_or_else(|| ConfigError {
+        file: file.into(),
+        line: 1,
+        col: 1,
+        field: "kind".into(),
+        problem: format!("missing field; one of: {}", kind_names()),
+    })?;
+    let exp = match kind.as_str() {
+        "fit_rate" => Experiment::FitRate(
+            serde_saphyr::from_str_with_options(text, options())
+                .map_err(|e| yaml_error(&e, text, file))?,
+        ),
+        other => {
+            let (line, col) = locate(text, "kind");
+            return Err(ConfigError {
+                file: file.into(),
+                line,
+                col,
+                field: "kind".into(),
+                problem: format!(
+                    "unknown experiment kind `{other}`; one of: {}",
+                    kind_names()
+                ),
+            });
+        }
+    };
+    validate(&exp).map_err(|(field, problem)| {
+        let (line, col) = locate(text, &field);
+        ConfigError {
+            file: file.into(),
+            line,
+            col,
+            field,
+            problem,
+        }
+    })?;
+    Ok(exp)
+}
+
+fn kind_names() -> String {
+    KINDS.iter().map(|k| k.0).collect::<Vec<_>>().join(", ")
+}
+
+/// Turns a serde-saphyr error into a positioned [`ConfigError`].
+fn yaml_error(e: &serde_saphyr::Error, text: &str, file: &str) -> ConfigError {
+    let (line, col) = e
+        .location()
+        .map(|l| (l.line() as usize, l.column() as usize))
+        .unwrap_or((1, 1));
+    let raw = e.without_snippet().to_string();
+    // The message may end with its own " at line X column Y"; we print the position first.
+    let problem = match raw.rfind(" at line ") {
+        Some(i) => raw[..i].to_string(),
+        None => raw,
+    };
+    // A bad scalar: quote what was written there.
+    let problem = if problem.starts_with("invalid u64") || problem.starts_with("invalid f64") {
+        let written = text
+            .lines()
+            .nth(line.saturating_sub(1))
+            .and_then(|l| l.get(col.saturating_sub(1)..))
+            .map(|s| s.split(" #").next().unwrap_or("").trim().to_string())
+            .unwrap_or_default();
+        let want = if problem.contains("u64") {
+            "a whole number >= 1"
+        } else {
+            "a number"
+        };
+        format!("expected {want}, got `{written}`")
+    } else {
+        problem.replacen("value must be", "must be", 1)
+    };
+    let mut field = path_at(text, line);
+    // For an unknown key, the message names it; make sure the path ends with it.
+    if let Some(k) = problem
+        .strip_prefix("unknown field `")
+        .and_then(|s| s.split('`').next())
+    {
+        if !field.ends_with(k) {
+            field = if field.is_empty() {
+                k.to_string()
+            } else {
+                format!("{field}.{k}")
+            };
+        }
+    }
+    ConfigError {
+        file: file.into(),
+        line,
+        col,
+        field,
+        problem: problem.trim().to_string(),
+    }
+}
+
+/// Semantic checks after parsing; returns the field path and the problem.
+pub fn validate(exp: &Experiment) -> Result<(), (String, String)> {
+    match exp {
+        Experiment::FitRate(c) => validate_fit_rate(c),
+    }
+}
+
+fn bad<T>(field: &str, problem: impl Into<String>) -> Result<T, (String, String)> {
+    Err((field.to_string(), problem.into()))
+}
+
+fn validate_fit_rate(c: &FitRateConfig) -> Result<(), (String, String)> {
+    if c.name.is_empty()
+        || c.name.len() > 100
+        || !c
+            .name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "_-.".contains(ch))
+        || c.name.starts_with('.')
+    {
+        return bad(
+            "name",
+            "must be 1 to 100 letters, digits, `_`, `-` or `.`, not starting with `.`",
+        );
+    }
+    if c.kind != "fit_rate" {
+        return bad("kind", "must be fit_rate");
+    }
+    for (f, v) in [
+        ("network.n_in", c.network.n_in),
+        ("network.n_out", c.network.n_out),
+    ] {
+        if v.0 > MAX_NEURONS {
+            return bad(f, format!("must be at most {MAX_NEURONS}, got {}", v.0));
+        }
+    }
+    let n_syn = c.network.n_in.0 as u64 * c.network.n_out.0 as u64;
+    if n_syn > MAX_SYNAPSES {
+        return bad(
+            "network",
+            format!("n_in * n_out = {n_syn} synapses; at most {MAX_SYNAPSES} are supported"),
+        );
+    }
+    for (key, _) in &c.teacher.terms {
+        if term_key(key).is_none() {
+            return bad(
+                &format!("teacher.terms.{key}"),
+                format!("unknown term `{key}`; use a monomial such as x*y or y^2*w, or three digits abc in 0..=2"),
+            );
+        }
+    }
+    if let Some(tr) = &c.student.trainable {
+        if tr.is_empty() {
+            return bad("student.trainable", "must name at least one term");
+        }
+        for key in tr {
+            if term_key(key).is_none() {
+                return bad(
+                    "student.trainable",
+                    format!("unknown term `{key}`; use a monomial such as x*y, or digits abc"),
+                );
+            }
+        }
+    }
+    for (f, v, max) in [
+        ("data.trajectories", c.data.trajectories, 1_000_000u32),
+        ("data.steps", c.data.steps, 1_000_000),
+        (
+            "evaluation.trajectories",
+            c.evaluation.trajectories,
+            1_000_000,
+        ),
+        ("fit.epochs", c.fit.epochs, 10_000_000),
+    ] {
+        if v.0 > max {
+            return bad(f, format!("must be at most {max}, got {}", v.0));
+        }
+    }
+    let t = c.data.steps.0 as u64;
+    let per_traj = t * (c.network.n_in.0 as u64 + c.network.n_out.0 as u64) + n_syn;
+    for (f, n) in [
+        ("data.trajectories", c.data.trajectories.0 as u64),
+        ("evaluation.trajectories", 1),
+    ] {
+        if per_traj.saturating_mul(n) > MAX_DATA_VALUES {
+            return bad(
+                f,
+                format!(
+                    "the data would hold {} values; at most {MAX_DATA_VALUES} are supported",
+                    per_traj.saturating_mul(n)
+                ),
+            );
+        }
+    }
+    if (t + 1).saturating_mul(n_syn) > MAX_DATA_VALUES {
+        return bad(
+            "data.steps",
+            "steps * synapses is too large for the adjoint pass's stored trajectory",
+        );
+    }
+    if c.fit.refine_iterations > 0 && c.fit.l1.0 > 0.0 {
+        return bad(
+            "fit.refine_iterations",
+            "Levenberg-Marquardt refinement minimises the data loss without L1; set l1: 0 or refine_iterations: 0",
+        );
+    }
+    if c.fit.refine_iterations > 100_000 {
+        return bad("fit.refine_iterations", "must be at most 100000");
+    }
+    if let Some(g) = &c.grid {
+        for (f, n) in [
+            ("grid.noise_scale", g.noise_scale.len()),
+            ("grid.observed_fraction", g.observed_fraction.len()),
+        ] {
+            if n == 0 || n > 32 {
+                return bad(f, format!("must list 1 to 32 values, got {n}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Applies Hydra-style overrides `a.b=value` (value in YAML syntax) in order; each is checked
+/// on its own so an error names the override that caused it.
+pub fn apply_overrides(exp: Experiment, overrides: &[String]) -> Result<Experiment, ConfigError> {
+    let mut exp = exp;
+    for ov in overrides {
+        let err = |field: &str, problem: String| ConfigError {
+            file: format!("<override `{ov}`>"),
+            line: 1,
+            col: 1,
+            field: field.to_string(),
+            problem,
+        };
+        let (path, raw) = ov
+            .split_once('=')
+            .ok_or_else(|| err("", "expected key.path=value".into()))?;
+        let path = path.trim();
+        if path.is_empty() || path.split('.').any(|p| p.is_empty()) {
+            return Err(err(path, "empty key in path".into()));
+        }
+        let value: serde_json::Value = if raw.trim().is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_saphyr::from_str_with_options(raw, options())
+                .map_err(|e| err(path, format!("value is not YAML: {}", e.without_snippet())))?
+        };
+        let Experiment::FitRate(c) = &exp;
+        let mut tree = serde_json::to_value(c).map_err(|e| err(path, e.to_string()))?;
+        set_path(&mut tree, path, value).map_err(|p| err(path, p))?;
+        let c: FitRateConfig =
+            serde_json::from_value(tree).map_err(|e| err(path, e.to_string()))?;
+        let next = Experiment::FitRate(c);
+        validate(&next).map_err(|(f, p)| err(&f, p))?;
+        exp = next;
+    }
+    Ok(exp)
+}
+
+fn set_path(
+    tree: &mut serde_json::Value,
+    path: &str,
+    value: serde_json::Value,
+) -> Result<(), String> {
+    let parts: Vec<&str> = path.split('.').collect();
+    let mut node = tree;
+    for (i, p) in parts.iter().enumerate() {
+        if node.is_null() {
+            *node = serde_json::Value::Object(Default::default());
+        }
+        let map = node
+            .as_object_mut()
+            .ok_or_else(|| format!("`{}` is not a mapping", parts[..i].join(".")))?;
+        let last = i + 1 == parts.len();
+        let is_free_map = parts[..i].last().is_some_and(|q| *q == "terms");
+        if !map.contains_key(*p) && !is_free_map {
+            let mut known: Vec<&String> = map.keys().collect();
+            known.sort();
+            let known: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
+            return Err(format!(
+                "unknown key `{p}`; known here: {}",
+                known.join(", ")
+            ));
+        }
+        if last {
+            map.insert(p.to_string(), value);
+            return Ok(());
+        }
+        node = map.entry(p.to_string()).or_insert(serde_json::Value::Null);
+    }
+    Ok(())
+}
+
+/// The teacher's 27 coefficients.
+pub fn teacher_theta(c: &RuleConfig) -> [f64; TAYLOR_TERMS] {
+    let mut theta = [0.0; TAYLOR_TERMS];
+    for (k, v) in &c.terms {
+        if let Some(i) = term_key(k) {
+            theta[i] += v.0;
+        }
+    }
+    theta
+}
+
+/// The student's trainable mask.
+pub fn trainable_mask(c: &StudentConfig) -> [bool; TAYLOR_TERMS] {
+    match &c.trainable {
+        None => [true; TAYLOR_TERMS],
+        Some(list) => {
+            let mut m = [false; TAYLOR_TERMS];
+            for k in list {
+                if let Some(i) = term_key(k) {
+                    m[i] = true;
+                }
+            }
+            m
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! # synplast
+//!
+//! Reproducible plasticity-rule experiments: a YAML file in, a run directory of metrics,
+//! arrays and plots out. The numerical work is done by [`synplast_kernels`]; this crate owns
+//! memory, randomness, optimisers, files and the command line.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`cli`] | `synplast run / check / list` |
+//! | [`config`] | experiment files: parsing, validation, overrides, hash |
+//! | [`run`] | run directory, `meta.json`, `metrics.json`, artifacts |
+//! | [`fit_rate`] | experiment kind `fit_rate` (Mehta et al. 2024, fig. 2) |
+//! | [`adam`], [`linalg`], [`metrics`] | optimiser, eigen-decomposition, R^2 |
+//! | [`strategies`] | proptest strategies for testing rules and layers |
+
+pub mod adam;
+pub mod cli;
+pub mod config;
+pub mod fit_rate;
+pub mod io;
+pub mod linalg;
+pub mod metrics;
+pub mod plot;
+pub mod progress;
+pub mod rng;
+pub mod run;
+pub mod strategies;
+pub mod yamlpath;

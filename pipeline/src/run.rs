@@ -1,0 +1,533 @@
+//! A run: resolve the config, create the run directory, run, write results atomically.
+//!
+//! Run directory (DESIGN §5): `config.yaml` (resolved, seed included), `meta.json` (version,
+//! git commit, config hash, times, status, timings), `metrics.json` (results only: identical
+//! bytes for identical config and seed), plus `.npy`, `.csv` and `.svg` artifacts.
+
+use crate::config::{Experiment, FitRateConfig};
+use crate::fit_rate::{self, CellResult, RunError};
+use crate::io::{csv_bytes, npy_bytes, write_atomic};
+use crate::plot::{heat_map, line_chart, Series};
+use crate::progress::Progress;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use synplast_kernels::taylor::{TAYLOR_TERMS, TERM_LABELS};
+
+/// Options of `synplast run`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Run directory (default `runs/<name>/<UTC time>-<hash>`).
+    pub out: Option<PathBuf>,
+    /// Replace an earlier run directory.
+    pub force: bool,
+    /// No progress bar.
+    pub quiet: bool,
+    /// The experiment file, for `meta.json`.
+    pub config_file: String,
+    /// The command line, for `meta.json`.
+    pub command: Vec<String>,
+}
+
+/// UTC date-time of a Unix time, `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days, proleptic
+/// Gregorian).
+pub fn utc_string(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A fresh seed from the clock and process id (used only when the config has none; the seed is
+/// then written into `config.yaml` so the run can be repeated).
+pub fn draw_seed() -> u64 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mut bytes = nanos.to_le_bytes().to_vec();
+    bytes.extend_from_slice(&std::process::id().to_le_bytes());
+    // Keep seeds within 2^53 so every JSON reader holds them exactly.
+    crate::config::fnv1a(&bytes) >> 11
+}
+
+/// Where the run goes and whether it may be written.
+fn prepare_dir(
+    exp: &Experiment,
+    opts: &RunOptions,
+    started: u64,
+) -> Result<PathBuf, (i32, String)> {
+    let dir = match &opts.out {
+        Some(d) => d.clone(),
+        None => {
+            let stamp = utc_string(started).replace(':', "");
+            Path::new("runs")
+                .join(exp.name())
+                .join(format!("{stamp}-{}", &exp.hash()[..12]))
+        }
+    };
+    if dir.exists() {
+        if !dir.is_dir() {
+            return Err((
+                2,
+                format!("{}: exists and is not a directory", dir.display()),
+            ));
+        }
+        let non_empty = std::fs::read_dir(&dir)
+            .map(|mut d| d.next().is_some())
+            .map_err(|e| (1, format!("{}: cannot read directory: {e}", dir.display())))?;
+        if non_empty {
+            if !opts.force {
+                return Err((
+                    2,
+                    format!(
+                        "{}: directory exists and is not empty; refusing to overwrite (pass --force to replace an earlier run)",
+                        dir.display()
+                    ),
+                ));
+            }
+            if !dir.join("meta.json").exists() {
+                return Err((
+                    2,
+                    format!(
+                        "{}: not a synplast run directory (no meta.json); --force only replaces earlier runs",
+                        dir.display()
+                    ),
+                ));
+            }
+            for entry in
+                std::fs::read_dir(&dir).map_err(|e| (1, format!("{}: {e}", dir.display())))?
+            {
+                let path = entry.map_err(|e| (1, e.to_string()))?.path();
+                if path.is_file() {
+                    std::fs::remove_file(&path)
+                        .map_err(|e| (1, format!("{}: cannot remove: {e}", path.display())))?;
+                }
+            }
+        }
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        (
+            1,
+            format!("{}: cannot create run directory: {e}", dir.display()),
+        )
+    })?;
+    Ok(dir)
+}
+
+/// Writes a file of the run, with the path in the error.
+fn put(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), RunError> {
+    let p = dir.join(name);
+    write_atomic(&p, bytes).map_err(|e| RunError(format!("{}: cannot write: {e}", p.display())))
+}
+
+fn pretty(v: &Value) -> Vec<u8> {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+    s.push('\n');
+    s.into_bytes()
+}
+
+/// Runs a validated experiment; returns the exit code.
+pub fn run_experiment(mut exp: Experiment, opts: &RunOptions) -> i32 {
+    if exp.seed().is_none() {
+        exp.set_seed(draw_seed());
+    }
+    let started = now_secs();
+    let clock = Instant::now();
+    let dir = match prepare_dir(&exp, opts, started) {
+        Ok(d) => d,
+        Err((code, msg)) => {
+            eprintln!("synplast: {msg}");
+            return code;
+        }
+    };
+    let mut meta = json!({
+        "synplast_version": env!("CARGO_PKG_VERSION"),
+        "git_commit": option_env!("SYNPLAST_GIT_COMMIT").filter(|s| !s.is_empty()),
+        "config_file": opts.config_file,
+        "config_hash": exp.hash(),
+        "command": opts.command,
+        "started_utc": utc_string(started),
+        "status": "running",
+    });
+    let first = put(&dir, "config.yaml", exp.to_yaml().as_bytes())
+        .and_then(|_| put(&dir, "meta.json", &pretty(&meta)));
+    let result = first.and_then(|_| match &exp {
+        Experiment::FitRate(c) => run_fit_rate(c, &exp, &dir, opts),
+    });
+    meta["ended_utc"] = json!(utc_string(now_secs()));
+    meta["timings"] = json!({ "total_seconds": clock.elapsed().as_secs_f64() });
+    let code = match &result {
+        Ok(summary) => {
+            meta["status"] = json!("ok");
+            println!("{summary}");
+            println!("run directory: {}", dir.display());
+            0
+        }
+        Err(e) => {
+            meta["status"] = json!("failed");
+            meta["error"] = json!(e.0);
+            eprintln!("synplast: run failed: {e}");
+            eprintln!("run directory (partial): {}", dir.display());
+            1
+        }
+    };
+    if let Err(e) = put(&dir, "meta.json", &pretty(&meta)) {
+        eprintln!("synplast: {e}");
+        return 1;
+    }
+    code
+}
+
+fn cell_json(c: &CellResult) -> Value {
+    json!({
+        "noise_scale": c.noise_scale,
+        "observed_fraction": c.observed_fraction,
+        "theta": c.fit.theta.to_vec(),
+        "theta_max_abs_error": c.theta_max_abs_error,
+        "r2_weights": c.evaluation.r2_weights,
+        "r2_activity": c.evaluation.r2_activity,
+        "final_loss": c.final_loss,
+        "condition_number": c.identifiability.condition_number,
+    })
+}
+
+fn run_fit_rate(
+    cfg: &FitRateConfig,
+    exp: &Experiment,
+    dir: &Path,
+    opts: &RunOptions,
+) -> Result<String, RunError> {
+    let seed = cfg.seed.unwrap_or(0);
+    let prep = fit_rate::prepare(cfg, seed)?;
+    let base = (cfg.data.noise_scale.0, cfg.data.observed_fraction.0);
+    let mut cells = vec![base];
+    if let Some(g) = &cfg.grid {
+        for n in &g.noise_scale {
+            for f in &g.observed_fraction {
+                if !cells.contains(&(n.0, f.0)) {
+                    cells.push((n.0, f.0));
+                }
+            }
+        }
+    }
+    let epochs = cfg.fit.epochs.get() + cfg.fit.refine_iterations as usize;
+    let progress = Progress::new(epochs * cells.len(), "epochs", opts.quiet);
+    let results = run_cells(cfg, &prep, &cells, &progress);
+    progress.finish();
+    let mut results = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let main = results.remove(0);
+    let target = prep.teacher.theta;
+
+    // Artifacts of the main fit.
+    let hist: Vec<f64> = main.fit.theta_history.iter().flatten().copied().collect();
+    put(
+        dir,
+        "theta.npy",
+        &npy_bytes(&[main.fit.theta_history.len(), TAYLOR_TERMS], &hist),
+    )?;
+    let mut header = vec!["epoch"];
+    header.extend(TERM_LABELS.iter());
+    let rows: Vec<Vec<f64>> = main
+        .fit
+        .theta_history
+        .iter()
+        .enumerate()
+        .map(|(e, t)| std::iter::once(e as f64).chain(t.iter().copied()).collect())
+        .collect();
+    put(dir, "theta.csv", &csv_bytes(&header, &rows))?;
+    let loss_rows: Vec<Vec<f64>> = main
+        .fit
+        .loss_history
+        .iter()
+        .enumerate()
+        .map(|(e, l)| vec![e as f64 + 1.0, *l])
+        .collect();
+    put(
+        dir,
+        "loss.csv",
+        &csv_bytes(&["epoch", "train_loss"], &loss_rows),
+    )?;
+    put(dir, "loss.svg", loss_svg(&loss_rows).as_bytes())?;
+    put(dir, "theta.svg", theta_svg(&main, &target).as_bytes())?;
+
+    let mut metrics = json!({
+        "experiment": cfg.name,
+        "kind": "fit_rate",
+        "seed": seed,
+        "config_hash": exp.hash(),
+        "terms": TERM_LABELS.to_vec(),
+        "theta_target": target.to_vec(),
+        "noise_scale": main.noise_scale,
+        "observed_fraction": main.observed_fraction,
+        "theta": main.fit.theta.to_vec(),
+        "theta_max_abs_error": main.theta_max_abs_error,
+        "r2_weights": main.evaluation.r2_weights,
+        "r2_activity": main.evaluation.r2_activity,
+        "final_loss": main.final_loss,
+        "identifiability": serde_json::to_value(&main.identifiability).unwrap_or(Value::Null),
+    });
+    if let Some(g) = &cfg.grid {
+        let mut all = vec![&main];
+        all.extend(results.iter());
+        let find = |n: f64, f: f64| {
+            all.iter()
+                .find(|c| c.noise_scale == n && c.observed_fraction == f)
+        };
+        let mut grid = Vec::new();
+        let mut rows = Vec::new();
+        let (mut r2m, mut errm) = (Vec::new(), Vec::new());
+        for n in &g.noise_scale {
+            let (mut r2r, mut errr) = (Vec::new(), Vec::new());
+            for f in &g.observed_fraction {
+                if let Some(c) = find(n.0, f.0) {
+                    grid.push(cell_json(c));
+                    rows.push(vec![
+                        c.noise_scale,
+                        c.observed_fraction,
+                        c.evaluation.r2_weights,
+                        c.evaluation.r2_activity,
+                        c.theta_max_abs_error,
+                        c.final_loss,
+                    ]);
+                    r2r.push(c.evaluation.r2_weights);
+                    errr.push(c.theta_max_abs_error);
+                }
+            }
+            r2m.push(r2r);
+            errm.push(errr);
+        }
+        metrics["grid"] = Value::Array(grid);
+        put(
+            dir,
+            "grid.csv",
+            &csv_bytes(
+                &[
+                    "noise_scale",
+                    "observed_fraction",
+                    "r2_weights",
+                    "r2_activity",
+                    "theta_max_abs_error",
+                    "final_loss",
+                ],
+                &rows,
+            ),
+        )?;
+        let rl: Vec<String> = g
+            .noise_scale
+            .iter()
+            .map(|v| format!("noise {}", v.0))
+            .collect();
+        let cl: Vec<String> = g
+            .observed_fraction
+            .iter()
+            .map(|v| format!("{}", v.0))
+            .collect();
+        put(
+            dir,
+            "grid_r2_weights.svg",
+            heat_map(
+                "R^2 of weight trajectories",
+                "observation noise scale",
+                "fraction of neurons observed",
+                &rl,
+                &cl,
+                &r2m,
+            )
+            .as_bytes(),
+        )?;
+        put(
+            dir,
+            "grid_theta_error.svg",
+            heat_map(
+                "max |theta - target|",
+                "observation noise scale",
+                "fraction of neurons observed",
+                &rl,
+                &cl,
+                &errm,
+            )
+            .as_bytes(),
+        )?;
+    }
+    put(dir, "metrics.json", &pretty(&metrics))?;
+    Ok(summary(&main, &target))
+}
+
+fn summary(c: &CellResult, target: &[f64; TAYLOR_TERMS]) -> String {
+    let mut s = String::new();
+    let mut big: Vec<usize> = (0..TAYLOR_TERMS)
+        .filter(|&k| target[k] != 0.0 || c.fit.theta[k].abs() > 0.05)
+        .collect();
+    big.sort();
+    for k in big {
+        s.push_str(&format!(
+            "theta[{}] ({:>7}) = {:+.4}   target {:+.4}\n",
+            k, TERM_LABELS[k], c.fit.theta[k], target[k]
+        ));
+    }
+    s.push_str(&format!(
+        "max |theta - target| = {:.4}   r2_weights = {:.5}   r2_activity = {:.5}   final_loss = {:.3e}\n",
+        c.theta_max_abs_error, c.evaluation.r2_weights, c.evaluation.r2_activity, c.final_loss
+    ));
+    let id = &c.identifiability;
+    s.push_str(&format!("identifiability: {}\n", id.verdict));
+    let sv = &id.singular_values;
+    if let (Some(a), Some(b)) = (sv.first(), sv.last()) {
+        s.push_str(&format!(
+            "  singular values of J^T J/N: largest {a:.3e}, smallest {b:.3e}\n"
+        ));
+    }
+    for d in &id.least_determined {
+        let dir: Vec<String> = d
+            .loadings
+            .iter()
+            .map(|(t, v)| format!("{v:+.2} {t}"))
+            .collect();
+        s.push_str(&format!(
+            "  least determined ({:.2e}): {}\n",
+            d.singular_value,
+            dir.join(" ")
+        ));
+    }
+    s
+}
+
+/// Fits the cells, in parallel over the machine's cores; results in the order of `cells`.
+fn run_cells(
+    cfg: &FitRateConfig,
+    prep: &fit_rate::Prepared,
+    cells: &[(f64, f64)],
+    progress: &Progress,
+) -> Vec<Result<CellResult, RunError>> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(cells.len())
+        .max(1);
+    let mut out: Vec<Option<Result<CellResult, RunError>>> =
+        (0..cells.len()).map(|_| None).collect();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    (t..cells.len())
+                        .step_by(threads)
+                        .map(|i| {
+                            let (n, f) = cells[i];
+                            let r = fit_rate::run_cell(cfg, prep, n, f, &mut |_, l| {
+                                progress.tick(1, Some(l))
+                            });
+                            (i, r)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            match h.join() {
+                Ok(v) => {
+                    for (i, r) in v {
+                        out[i] = Some(r);
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+    });
+    out.into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(RunError("a worker thread panicked".into()))))
+        .collect()
+}
+
+fn loss_svg(rows: &[Vec<f64>]) -> String {
+    let s = Series {
+        name: "train loss".into(),
+        points: rows.iter().map(|r| (r[0], r[1])).collect(),
+        color: "#1f77b4".into(),
+        width: 2.0,
+    };
+    line_chart(
+        "Training loss (MSE on observed activity)",
+        "epoch",
+        "loss (log10)",
+        &[s],
+        true,
+    )
+}
+
+fn theta_svg(c: &CellResult, target: &[f64; TAYLOR_TERMS]) -> String {
+    const COLORS: [&str; 6] = [
+        "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
+    ];
+    let mut series = Vec::new();
+    let mut colored = 0;
+    let n = c.fit.theta_history.len();
+    for k in 0..TAYLOR_TERMS {
+        let points: Vec<(f64, f64)> = c
+            .fit
+            .theta_history
+            .iter()
+            .enumerate()
+            .map(|(e, t)| (e as f64, t[k]))
+            .collect();
+        if target[k] != 0.0 {
+            let color = COLORS[colored % COLORS.len()].to_string();
+            colored += 1;
+            series.push(Series {
+                name: format!("target {}", TERM_LABELS[k]),
+                points: vec![(0.0, target[k]), ((n - 1) as f64, target[k])],
+                color: color.clone(),
+                width: 0.8,
+            });
+            series.insert(
+                0,
+                Series {
+                    name: TERM_LABELS[k].to_string(),
+                    points,
+                    color,
+                    width: 2.5,
+                },
+            );
+        } else {
+            series.push(Series {
+                name: if k == 0 {
+                    "other terms".into()
+                } else {
+                    String::new()
+                },
+                points,
+                color: "#999".into(),
+                width: 0.8,
+            });
+        }
+    }
+    series.retain(|s| !s.points.is_empty());
+    line_chart(
+        "Coefficients during the fit",
+        "epoch",
+        "theta",
+        &series,
+        false,
+    )
+}
