@@ -44,6 +44,14 @@ impl fmt::Display for KernelError {
     }
 }
 
+/// `0` for a finite value, NaN for NaN or infinity: summed over a buffer, one branch-free
+/// finiteness check of the whole buffer.
+#[inline(always)]
+#[allow(clippy::eq_op)]
+pub(crate) fn finite_probe<F: num_traits::Float>(v: F) -> F {
+    v - v
+}
+
 /// Checks that `buf` has length `expected`.
 #[inline]
 pub(crate) fn check_len<T>(

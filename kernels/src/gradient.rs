@@ -32,7 +32,7 @@
 //! Scratch space is one caller-provided slice whose length the `*_scratch_len` functions give; its
 //! initial contents do not matter.
 
-use crate::error::{check_len, KernelError};
+use crate::error::{check_len, finite_probe, KernelError};
 use crate::rate::{at_step, rate_forward, simulate};
 use crate::rule::DifferentiableRule;
 use num_traits::Float;
@@ -117,7 +117,7 @@ fn check_problem<F: Float>(
     check_len("y_obs", obs.y_obs, mul(shape.steps, shape.n_out)?)?;
     check_len("mask", obs.mask, shape.n_out)?;
     let m = obs.mask.iter().fold(F::zero(), |a, b| a + *b);
-    if !(m > F::zero()) || !m.is_finite() {
+    if m.is_nan() || m <= F::zero() || m.is_infinite() {
         return Err(KernelError::OutOfRange { what: "mask" });
     }
     let t = F::from(shape.steps).ok_or_else(overflow)?;
@@ -202,18 +202,9 @@ pub fn loss_gradient_adjoint<F: Float, R: DifferentiableRule<F>>(
         // Pass 1 per row: ybar_i, theta_bar, and lambda <- lambda (1 + eta f_w).
         for i in 0..n_out {
             let yi = yt[i];
-            let mut acc_y = F::zero();
             let row_w = &w_t[i * n_in..(i + 1) * n_in];
             let row_l = &mut lambda[i * n_in..(i + 1) * n_in];
-            for ((lij, &wij), &xj) in row_l.iter_mut().zip(row_w).zip(xt) {
-                let l = *lij;
-                if l != F::zero() {
-                    let p = rule.partials(xj, yi, wij);
-                    acc_y = acc_y + l * p.d_y;
-                    rule.accumulate_param_gradient(xj, yi, wij, eta * l, grad);
-                    *lij = l + eta * l * p.d_w;
-                }
-            }
+            let acc_y = rule.adjoint_row(eta, yi, xt, row_w, row_l, grad);
             ybar[i] = c * obs.mask[i] * (yi - ot[i]) + eta * acc_y;
         }
         // Pass 2: lambda_t += ybar_i sigma'_i x_j.
@@ -318,7 +309,7 @@ pub fn loss_gradient_forward<F: Float, R: DifferentiableRule<F>>(
                     *sk = *sk + eta * (*fk + part.d_y * *dk + part.d_w * *sk);
                 }
                 w[k] = wij + eta * part.value;
-                check = check + (w[k] - w[k]);
+                check = check + finite_probe(w[k]);
             }
         }
         if check != F::zero() {

@@ -9,7 +9,7 @@
 //! the step returns [`KernelError::NonFinite`]; the weights then hold the non-finite values and
 //! the caller must reset them. Cost per step: `n_in * n_out` rule evaluations, no allocation.
 
-use crate::error::{check_len, KernelError};
+use crate::error::{check_len, finite_probe, KernelError};
 use crate::rule::PlasticityRule;
 use num_traits::Float;
 
@@ -39,7 +39,7 @@ pub fn rate_forward<F: Float>(w: &[F], x: &[F], y: &mut [F]) -> Result<(), Kerne
             u = u + *wij * *xj;
         }
         *yi = sigmoid(u);
-        check = check + (*yi - *yi);
+        check = check + finite_probe(*yi);
     }
     if check == F::zero() {
         Ok(())
@@ -67,9 +67,9 @@ pub fn plasticity_update<F: Float, R: PlasticityRule<F>>(
     // `v - v` is 0 for finite v and NaN otherwise: one branch-free check for the whole matrix.
     let mut check = F::zero();
     for (row, &yi) in w.chunks_exact_mut(n_in).zip(y.iter()) {
-        for (wij, &xj) in row.iter_mut().zip(x.iter()) {
-            *wij = *wij + eta * rule.dw(xj, yi, *wij);
-            check = check + (*wij - *wij);
+        rule.update_row(eta, yi, x, row);
+        for wij in row.iter() {
+            check = check + finite_probe(*wij);
         }
     }
     if check == F::zero() {

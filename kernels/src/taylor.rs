@@ -119,10 +119,44 @@ impl<F: Float> TaylorRule<F> {
     }
 }
 
+impl<F: Float> TaylorRule<F> {
+    /// Coefficients with `y` summed out: `b[a][c] = sum_b theta[a][b][c] y^b`, and their
+    /// `y`-derivative `by[a][c] = sum_b b theta[a][b][c] y^(b-1)`. Along a row (fixed `y`) the
+    /// rule is then `sum_a x^a (b[a][0] + b[a][1] w + b[a][2] w^2)`: 9 terms a synapse, not 27.
+    #[inline]
+    fn row_coefficients(&self, y: F) -> ([[F; 3]; 3], [[F; 3]; 3]) {
+        let (py, dpy) = powers(y);
+        let t = &self.theta;
+        let mut b = [[F::zero(); 3]; 3];
+        let mut by = [[F::zero(); 3]; 3];
+        for a in 0..3 {
+            for c in 0..3 {
+                let k = 9 * a + c;
+                b[a][c] = t[k] + t[k + 3] * py[1] + t[k + 6] * py[2];
+                by[a][c] = t[k + 3] + t[k + 6] * dpy[2];
+            }
+        }
+        (b, by)
+    }
+}
+
 impl<F: Float> PlasticityRule<F> for TaylorRule<F> {
     #[inline]
     fn dw(&self, x: F, y: F, w: F) -> F {
         self.partials(x, y, w).value
+    }
+
+    #[inline]
+    fn update_row(&self, eta: F, y: F, x: &[F], w: &mut [F]) {
+        let (b, _) = self.row_coefficients(y);
+        for (wj, &xj) in w.iter_mut().zip(x) {
+            let x2 = xj * xj;
+            let g0 = b[0][0] + b[1][0] * xj + b[2][0] * x2;
+            let g1 = b[0][1] + b[1][1] * xj + b[2][1] * x2;
+            let g2 = b[0][2] + b[1][2] * xj + b[2][2] * x2;
+            let wv = *wj;
+            *wj = wv + eta * (g0 + wv * (g1 + wv * g2));
+        }
     }
 
     #[inline]
@@ -190,6 +224,48 @@ impl<F: Float> DifferentiableRule<F> for TaylorRule<F> {
     }
     fn is_trainable(&self, k: usize) -> bool {
         self.mask.get(k).copied().unwrap_or(false)
+    }
+
+    #[inline]
+    fn adjoint_row(&self, eta: F, y: F, x: &[F], w: &[F], lambda: &mut [F], grad: &mut [F]) -> F {
+        let (b, by) = self.row_coefficients(y);
+        let two = F::one() + F::one();
+        // acc[a][c] = sum_j l_j x_j^a w_j^c; then grad[9a+3b+c] += eta y^b acc[a][c].
+        let mut acc = [[F::zero(); 3]; 3];
+        let mut acc_y = F::zero();
+        for ((lj, &wj), &xj) in lambda.iter_mut().zip(w).zip(x) {
+            let l = *lj;
+            if l == F::zero() {
+                continue;
+            }
+            let x2 = xj * xj;
+            let w2 = wj * wj;
+            let gy0 = by[0][0] + by[1][0] * xj + by[2][0] * x2;
+            let gy1 = by[0][1] + by[1][1] * xj + by[2][1] * x2;
+            let gy2 = by[0][2] + by[1][2] * xj + by[2][2] * x2;
+            let g1 = b[0][1] + b[1][1] * xj + b[2][1] * x2;
+            let g2 = b[0][2] + b[1][2] * xj + b[2][2] * x2;
+            acc_y = acc_y + l * (gy0 + gy1 * wj + gy2 * w2);
+            let lx = [l, l * xj, l * x2];
+            for a in 0..3 {
+                acc[a][0] = acc[a][0] + lx[a];
+                acc[a][1] = acc[a][1] + lx[a] * wj;
+                acc[a][2] = acc[a][2] + lx[a] * w2;
+            }
+            *lj = l + eta * l * (g1 + two * wj * g2);
+        }
+        let (py, _) = powers(y);
+        for a in 0..3 {
+            for bb in 0..3 {
+                let s = eta * py[bb];
+                for c in 0..3 {
+                    if let Some(gk) = grad.get_mut(9 * a + 3 * bb + c) {
+                        *gk = *gk + s * acc[a][c];
+                    }
+                }
+            }
+        }
+        acc_y
     }
 }
 
@@ -259,8 +335,71 @@ mod tests {
         assert_eq!(term_index(3, 0, 0), None);
     }
 
+    /// Delegates the per-synapse methods only, so the trait's default (plain) row methods run.
+    struct Plain(TaylorRule<f64>);
+    impl PlasticityRule<f64> for Plain {
+        fn dw(&self, x: f64, y: f64, w: f64) -> f64 {
+            self.0.dw(x, y, w)
+        }
+        fn partials(&self, x: f64, y: f64, w: f64) -> RulePartials<f64> {
+            self.0.partials(x, y, w)
+        }
+    }
+    impl DifferentiableRule<f64> for Plain {
+        fn n_params(&self) -> usize {
+            27
+        }
+        fn params(&self) -> &[f64] {
+            &self.0.theta
+        }
+        fn params_mut(&mut self) -> &mut [f64] {
+            &mut self.0.theta
+        }
+        fn param_gradient(&self, x: f64, y: f64, w: f64, out: &mut [f64]) {
+            self.0.param_gradient(x, y, w, out)
+        }
+        fn accumulate_param_gradient(&self, x: f64, y: f64, w: f64, s: f64, acc: &mut [f64]) {
+            self.0.accumulate_param_gradient(x, y, w, s, acc)
+        }
+        fn is_trainable(&self, k: usize) -> bool {
+            self.0.is_trainable(k)
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn fast_row_paths_match_the_plain_defaults(
+            theta in proptest::array::uniform27(-2.0f64..2.0),
+            row in proptest::collection::vec((-2.0f64..2.0, -2.0f64..2.0, -1.0f64..1.0), 0..12),
+            y in -2.0f64..2.0, eta in 0.0f64..1.5,
+        ) {
+            let fast = TaylorRule::new(theta);
+            let plain = Plain(fast);
+            let x: std::vec::Vec<f64> = row.iter().map(|r| r.0).collect();
+            let w: std::vec::Vec<f64> = row.iter().map(|r| r.1).collect();
+            // Some zero adjoints, to exercise the skip.
+            let l: std::vec::Vec<f64> = row.iter().enumerate().map(|(j, r)| if j % 3 == 2 { 0.0 } else { r.2 }).collect();
+            let (mut wf, mut wp) = (w.clone(), w.clone());
+            fast.update_row(eta, y, &x, &mut wf);
+            plain.update_row(eta, y, &x, &mut wp);
+            for (a, b) in wf.iter().zip(&wp) {
+                prop_assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{a} {b}");
+            }
+            let (mut lf, mut lp) = (l.clone(), l.clone());
+            let (mut gf, mut gp) = ([0.5; 27], [0.5; 27]);
+            let af = fast.adjoint_row(eta, y, &x, &w, &mut lf, &mut gf);
+            let ap = plain.adjoint_row(eta, y, &x, &w, &mut lp, &mut gp);
+            prop_assert!((af - ap).abs() <= 1e-11 * (1.0 + ap.abs()), "{af} {ap}");
+            for (a, b) in lf.iter().zip(&lp) {
+                prop_assert!((a - b).abs() <= 1e-11 * (1.0 + b.abs()), "{a} {b}");
+            }
+            for (a, b) in gf.iter().zip(&gp) {
+                prop_assert!((a - b).abs() <= 1e-11 * (1.0 + b.abs()), "{a} {b}");
+            }
+        }
+
         #[test]
         fn factored_value_matches_triple_sum(
             theta in proptest::array::uniform27(-2.0f64..2.0),

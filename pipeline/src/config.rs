@@ -555,7 +555,7 @@ fn validate_fit_rate(c: &FitRateConfig) -> Result<(), (String, String)> {
             format!("n_in * n_out = {n_syn} synapses; at most {MAX_SYNAPSES} are supported"),
         );
     }
-    for (key, _) in &c.teacher.terms {
+    for key in c.teacher.terms.keys() {
         if term_key(key).is_none() {
             return bad(
                 &format!("teacher.terms.{key}"),

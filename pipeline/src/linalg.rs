@@ -71,7 +71,7 @@ pub fn solve_spd(a: &[f64], b: &[f64], n: usize) -> Option<Vec<f64>> {
             let s: f64 = (0..j).map(|k| l[i * n + k] * l[j * n + k]).sum();
             if i == j {
                 let d = a[i * n + i] - s;
-                if !(d > 0.0) || !d.is_finite() {
+                if d.is_nan() || d <= 0.0 || d.is_infinite() {
                     return None;
                 }
                 l[i * n + i] = d.sqrt();

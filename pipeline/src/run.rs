@@ -445,13 +445,11 @@ fn run_cells(
             })
             .collect();
         for h in handles {
-            match h.join() {
-                Ok(v) => {
-                    for (i, r) in v {
-                        out[i] = Some(r);
-                    }
+            // A panicked worker leaves its cells as None, reported below.
+            if let Ok(v) = h.join() {
+                for (i, r) in v {
+                    out[i] = Some(r);
                 }
-                Err(_) => {}
             }
         }
     });
