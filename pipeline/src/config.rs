@@ -379,15 +379,38 @@ pub fn load(path: &Path) -> Result<Experiment, ConfigError> {
         field: String::new(),
         problem,
     };
+    let meta = std::fs::metadata(path).map_err(|e| err(format!("cannot read file: {e}")))?;
+    if !meta.is_file() {
+        return Err(err("not a regular file".into()));
+    }
+    if meta.len() > 1 << 20 {
+        return Err(err(format!(
+            "file is {} bytes; experiment files are limited to 1 MiB",
+            meta.len()
+        )));
+    }
     let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read file: {e}")))?;
+    parse_bytes(&bytes, &file)
+}
+
+/// Parses and validates the raw bytes of an experiment file (size limit, UTF-8, YAML,
+/// schema, ranges); `file` names it in errors. Never panics, whatever the bytes.
+pub fn parse_bytes(bytes: &[u8], file: &str) -> Result<Experiment, ConfigError> {
+    let err = |problem: String| ConfigError {
+        file: file.to_string(),
+        line: 1,
+        col: 1,
+        field: String::new(),
+        problem,
+    };
     if bytes.len() > 1 << 20 {
         return Err(err(format!(
             "file is {} bytes; experiment files are limited to 1 MiB",
             bytes.len()
         )));
     }
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let good = &bytes[..e.valid_up_to()];
         let line = good.iter().filter(|b| **b == b'\n').count() + 1;
         let col = good.iter().rev().take_while(|b| **b != b'\n').count() + 1;
         ConfigError {
@@ -396,7 +419,7 @@ pub fn load(path: &Path) -> Result<Experiment, ConfigError> {
             ..err("file is not valid UTF-8".into())
         }
     })?;
-    parse_str(&text, &file)
+    parse_str(text, file)
 }
 
 /// Parses and validates experiment text; `file` names it in errors.
