@@ -312,6 +312,18 @@ impl Experiment {
             Experiment::FitRate(c) => c.seed = Some(seed),
         }
     }
+    /// Writes derived defaults into the config, so `config.yaml` states every value used
+    /// (today: the initial weight std `1 / (n_in + n_out)` when absent).
+    pub fn fill_defaults(&mut self) {
+        match self {
+            Experiment::FitRate(c) => {
+                if c.network.w0_std.is_none() {
+                    let n = c.network.n_in.0 as f64 + c.network.n_out.0 as f64;
+                    c.network.w0_std = Some(Positive(1.0 / n));
+                }
+            }
+        }
+    }
     /// The resolved config as JSON with sorted keys (the canonical form the hash is over).
     pub fn canonical_json(&self) -> String {
         let v = match self {
@@ -751,6 +763,79 @@ pub fn trainable_mask(c: &StudentConfig) -> [bool; TAYLOR_TERMS] {
                 }
             }
             m
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const GOOD: &str = include_str!("../../experiments/oja_recovery.yaml");
+
+    #[test]
+    fn shipped_config_parses_and_round_trips_through_yaml() {
+        let exp = parse_str(GOOD, "good.yaml").unwrap();
+        let again = parse_str(&exp.to_yaml(), "resolved.yaml").unwrap();
+        assert_eq!(exp, again);
+        assert_eq!(exp.hash(), again.hash());
+        assert_eq!(term_key("x*y"), Some(12));
+        assert_eq!(term_key("021"), Some(7));
+        assert_eq!(term_key(" y^2 * w "), Some(7));
+        assert_eq!(term_key("x*y*z"), None);
+        assert_eq!(term_key("300"), None);
+    }
+
+    #[test]
+    fn alias_bombs_and_deep_nesting_are_refused() {
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 0..12 {
+            let prev = if i == 0 {
+                "a".to_string()
+            } else {
+                format!("b{}", i - 1)
+            };
+            bomb.push_str(&format!("b{i}: &b{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        bomb.push_str("kind: fit_rate\n");
+        assert!(parse_str(&bomb, "bomb.yaml").is_err());
+        let deep = format!(
+            "kind: fit_rate\nname: {}1{}\n",
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        assert!(parse_str(&deep, "deep.yaml").is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Arbitrary bytes never panic; every error carries a position.
+        #[test]
+        fn arbitrary_bytes_give_a_value_or_a_positioned_error(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            if let Err(e) = parse_bytes(&bytes, "fuzz.yaml") {
+                prop_assert!(e.line >= 1 && e.col >= 1);
+                prop_assert!(!e.problem.is_empty());
+            }
+        }
+
+        /// A valid file with one line deleted or one character replaced: never a panic, and
+        /// an error names a position inside the file.
+        #[test]
+        fn mutated_configs_fail_cleanly(line in 0usize..40, pos in 0usize..2000, ch in proptest::char::any()) {
+            let mut lines: Vec<&str> = GOOD.lines().collect();
+            if line < lines.len() {
+                lines.remove(line);
+            }
+            let mut text = lines.join("\n");
+            if let Some((i, _)) = text.char_indices().nth(pos % text.chars().count().max(1)) {
+                let len = text[i..].chars().next().map(char::len_utf8).unwrap_or(0);
+                text.replace_range(i..i + len, &ch.to_string());
+            }
+            if let Err(e) = parse_str(&text, "mutated.yaml") {
+                prop_assert!(e.line >= 1 && e.line <= text.lines().count().max(1) + 1, "{e}");
+            }
         }
     }
 }

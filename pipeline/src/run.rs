@@ -152,6 +152,7 @@ pub fn run_experiment(mut exp: Experiment, opts: &RunOptions) -> i32 {
     if exp.seed().is_none() {
         exp.set_seed(draw_seed());
     }
+    exp.fill_defaults();
     let started = now_secs();
     let clock = Instant::now();
     let dir = match prepare_dir(&exp, opts, started) {
