@@ -9,6 +9,7 @@
 //! | Taylor (Volterra) rule, Oja's rule | [`taylor`] | `dw = sum theta[a][b][c] x^a y^b w^c` |
 //! | plastic rate layer | [`rate`] | `y = sigmoid(W x)`, `W <- W + eta dW` |
 //! | whole-trajectory loss gradients | [`gradient`] | adjoint and forward sensitivities |
+//! | linear neurons, lateral layer, batch rules | [`linear`] | `y = W x + L y`, batch-averaged updates |
 //!
 //! Conventions (see `DESIGN.md` §2 of the project):
 //! - parameters (`&self`: rule coefficients, learning rates) are apart from state (`&mut`:
@@ -31,6 +32,7 @@
 
 pub mod error;
 pub mod gradient;
+pub mod linear;
 pub mod rate;
 pub mod rule;
 pub mod taylor;

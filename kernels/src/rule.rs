@@ -36,6 +36,13 @@ pub trait PlasticityRule<F: Float> {
             *wj = *wj + eta * self.dw(xj, y, *wj);
         }
     }
+
+    /// `sum_s f(x_s, y_s, w)` over paired samples of one synapse (a batch-averaged update).
+    /// The default calls [`Self::dw`] per pair; a rule may override it with an equivalent.
+    #[inline]
+    fn dw_sum<I: Iterator<Item = (F, F)>>(&self, pairs: I, w: F) -> F {
+        pairs.fold(F::zero(), |acc, (x, y)| acc + self.dw(x, y, w))
+    }
 }
 
 /// A rule with a flat parameter vector and closed-form derivatives with respect to it.

@@ -146,6 +146,32 @@ impl<F: Float> PlasticityRule<F> for TaylorRule<F> {
         self.partials(x, y, w).value
     }
 
+    /// With `w` fixed, `sum_s f = sum_{a,b,c} theta[a][b][c] w^c M[a][b]` where
+    /// `M[a][b] = sum_s x_s^a y_s^b`: 9 moments a sample instead of a 27-term polynomial.
+    #[inline]
+    fn dw_sum<I: Iterator<Item = (F, F)>>(&self, pairs: I, w: F) -> F {
+        let mut m = [[F::zero(); 3]; 3];
+        for (x, y) in pairs {
+            let (px, _) = powers(x);
+            let (py, _) = powers(y);
+            for a in 0..3 {
+                for b in 0..3 {
+                    m[a][b] = m[a][b] + px[a] * py[b];
+                }
+            }
+        }
+        let (pw, _) = powers(w);
+        let t = &self.theta;
+        let mut s = F::zero();
+        for a in 0..3 {
+            for b in 0..3 {
+                let k = 9 * a + 3 * b;
+                s = s + m[a][b] * (t[k] + t[k + 1] * pw[1] + t[k + 2] * pw[2]);
+            }
+        }
+        s
+    }
+
     #[inline]
     fn update_row(&self, eta: F, y: F, x: &[F], w: &mut [F]) {
         let (b, _) = self.row_coefficients(y);
@@ -387,6 +413,9 @@ mod tests {
             for (a, b) in wf.iter().zip(&wp) {
                 prop_assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{a} {b}");
             }
+            let pairs = || x.iter().copied().zip(w.iter().copied());
+            let (sf, sp) = (fast.dw_sum(pairs(), y), plain.dw_sum(pairs(), y));
+            prop_assert!((sf - sp).abs() <= 1e-11 * (1.0 + sp.abs()), "{sf} {sp}");
             let (mut lf, mut lp) = (l.clone(), l.clone());
             let (mut gf, mut gp) = ([0.5; 27], [0.5; 27]);
             let af = fast.adjoint_row(eta, y, &x, &w, &mut lf, &mut gf);

@@ -93,14 +93,7 @@ fn cmd_check(args: &[String]) -> i32 {
     };
     match load(&p) {
         Ok(exp) => {
-            println!(
-                "{}: ok ({} `{}`)",
-                p.file.display(),
-                match &exp {
-                    Experiment::FitRate(_) => "fit_rate",
-                },
-                exp.name()
-            );
+            println!("{}: ok ({} `{}`)", p.file.display(), exp.kind(), exp.name());
             0
         }
         Err(e) => {

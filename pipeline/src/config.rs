@@ -12,10 +12,16 @@ use std::path::Path;
 use synplast_kernels::taylor::{TAYLOR_TERMS, TERM_LABELS};
 
 /// The experiment kinds this build knows, with a one-line description.
-pub const KINDS: &[(&str, &str)] = &[(
-    "fit_rate",
-    "infer a Taylor plasticity rule from the activity of a plastic rate layer (Mehta et al. 2024, fig. 2)",
-)];
+pub const KINDS: &[(&str, &str)] = &[
+    (
+        "fit_rate",
+        "infer a Taylor plasticity rule from the activity of a plastic rate layer (Mehta et al. 2024, fig. 2)",
+    ),
+    (
+        "meta_function",
+        "meta-learn a Taylor rule that makes a linear network find principal components (Confavreux et al. 2020)",
+    ),
+];
 
 /// Largest accepted input or output count.
 pub const MAX_NEURONS: u32 = 100_000;
@@ -286,31 +292,173 @@ pub struct FitRateConfig {
     pub grid: Option<GridConfig>,
 }
 
+/// What the meta-learned rule must make the network do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetaLoss {
+    /// One linear neuron; loss `min(|pc1 - w|, |pc1 + w|)`.
+    Pc1,
+    /// `n_out` neurons with a hierarchical lateral layer; mean over outputs `i` of
+    /// `min(|pc_i - w_i|, |pc_i + w_i|)`; the lateral rule is meta-learned too.
+    Subspace,
+}
+
+/// The inner loop of `meta_function` (DESIGN §3.4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetaTaskConfig {
+    /// Task loss.
+    pub loss: MetaLoss,
+    /// Inputs.
+    pub n_in: Count,
+    /// Outputs (1 for `pc1`).
+    #[serde(default = "one_count")]
+    pub n_out: Count,
+    /// Variances `D` of the inputs along a random rotation `Q`: `x ~ N(0, Q^T D Q)`.
+    pub variances: Vec<NonNegative>,
+    /// Data sets (each with its own rotation, samples and initial weights).
+    pub datasets: Count,
+    /// Samples per data set.
+    pub samples: Count,
+    /// Epochs: the rule is applied once per epoch, averaged over the samples.
+    pub epochs: Count,
+    /// Plasticity rate.
+    pub eta: Positive,
+    /// Std of the initial feedforward weights.
+    #[serde(default = "default_meta_w0")]
+    pub w0_std: Positive,
+}
+
+fn one_count() -> Count {
+    Count(1)
+}
+fn default_meta_w0() -> Positive {
+    Positive(0.1)
+}
+fn default_theta0_std() -> NonNegative {
+    NonNegative(0.01)
+}
+
+/// Outer optimiser of `meta_function`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetaMethod {
+    /// CMA-ES on the objective (population and sigma0 below).
+    Cmaes,
+    /// Adam on the exact gradient through the whole inner loop.
+    Gradient,
+}
+
+/// Outer loop of `meta_function`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetaOptimizerConfig {
+    /// Method.
+    pub method: MetaMethod,
+    /// Outer iterations (CMA-ES generations or gradient steps), at most.
+    pub iterations: Count,
+    /// Initial coefficients `~ N(0, theta0_std^2)`.
+    #[serde(default = "default_theta0_std")]
+    pub theta0_std: NonNegative,
+    /// CMA-ES population `lambda` (default 50).
+    #[serde(default)]
+    pub population: Option<Count>,
+    /// CMA-ES initial step size (default 0.1).
+    #[serde(default)]
+    pub sigma0: Option<Positive>,
+    /// Adam learning rate for `gradient` (default 0.01).
+    #[serde(default)]
+    pub lr: Option<Positive>,
+    /// Stop once the current estimate's task loss (without L1) is at most this.
+    #[serde(default)]
+    pub stop_task_loss: Option<NonNegative>,
+    /// Update of method `gradient`: Adam (default) or heavy-ball momentum 0.9.
+    #[serde(default)]
+    pub step: Option<GradientStep>,
+}
+
+/// The update rule of the `gradient` method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GradientStep {
+    /// Adam (betas 0.9/0.999, eps 1e-8): per-coefficient normalised steps.
+    Adam,
+    /// `v <- 0.9 v + g`, `theta <- theta - lr v`: steps proportional to the gradient.
+    Momentum,
+}
+
+/// Experiment kind `meta_function` (DESIGN §3.4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetaFunctionConfig {
+    /// Experiment name (letters, digits, `_`, `-`, `.`).
+    pub name: String,
+    /// Always `meta_function`.
+    pub kind: String,
+    /// Seed of every random draw; drawn and written back when absent.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Inner loop.
+    pub task: MetaTaskConfig,
+    /// L1 penalty on all meta-learned coefficients.
+    #[serde(default = "default_meta_l1")]
+    pub l1: NonNegative,
+    /// Outer loop.
+    pub optimizer: MetaOptimizerConfig,
+    /// Held-out data sets for the final evaluation.
+    pub evaluation: EvaluationDatasets,
+}
+
+fn default_meta_l1() -> NonNegative {
+    NonNegative(0.1)
+}
+
+/// Held-out evaluation of `meta_function`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluationDatasets {
+    /// Fresh data sets.
+    pub datasets: Count,
+}
+
 /// A parsed experiment of any kind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Experiment {
     /// `fit_rate`.
     FitRate(FitRateConfig),
+    /// `meta_function`.
+    MetaFunction(MetaFunctionConfig),
+}
+
+/// Applies `$body` to the config inside any [`Experiment`] variant.
+macro_rules! each_kind {
+    ($exp:expr, $c:ident => $body:expr) => {
+        match $exp {
+            Experiment::FitRate($c) => $body,
+            Experiment::MetaFunction($c) => $body,
+        }
+    };
 }
 
 impl Experiment {
     /// The experiment's name.
     pub fn name(&self) -> &str {
+        each_kind!(self, c => &c.name)
+    }
+    /// The kind's name.
+    pub fn kind(&self) -> &'static str {
         match self {
-            Experiment::FitRate(c) => &c.name,
+            Experiment::FitRate(_) => "fit_rate",
+            Experiment::MetaFunction(_) => "meta_function",
         }
     }
     /// The seed, if set.
     pub fn seed(&self) -> Option<u64> {
-        match self {
-            Experiment::FitRate(c) => c.seed,
-        }
+        each_kind!(self, c => c.seed)
     }
     /// Sets the seed.
     pub fn set_seed(&mut self, seed: u64) {
-        match self {
-            Experiment::FitRate(c) => c.seed = Some(seed),
-        }
+        each_kind!(self, c => c.seed = Some(seed))
     }
     /// Writes derived defaults into the config, so `config.yaml` states every value used
     /// (today: the initial weight std `1 / (n_in + n_out)` when absent).
@@ -322,13 +470,21 @@ impl Experiment {
                     c.network.w0_std = Some(Positive(1.0 / n));
                 }
             }
+            Experiment::MetaFunction(c) => {
+                let o = &mut c.optimizer;
+                if o.method == MetaMethod::Cmaes {
+                    o.population.get_or_insert(Count(50));
+                    o.sigma0.get_or_insert(Positive(0.1));
+                } else {
+                    o.lr.get_or_insert(Positive(0.01));
+                    o.step.get_or_insert(GradientStep::Adam);
+                }
+            }
         }
     }
     /// The resolved config as JSON with sorted keys (the canonical form the hash is over).
     pub fn canonical_json(&self) -> String {
-        let v = match self {
-            Experiment::FitRate(c) => serde_json::to_value(c),
-        };
+        let v = each_kind!(self, c => serde_json::to_value(c));
         // Serialising plain structs of numbers and strings cannot fail.
         v.map(|v| v.to_string()).unwrap_or_default()
     }
@@ -338,9 +494,7 @@ impl Experiment {
     }
     /// The resolved config as YAML (what `config.yaml` holds).
     pub fn to_yaml(&self) -> String {
-        let r = match self {
-            Experiment::FitRate(c) => serde_saphyr::to_string(c),
-        };
+        let r = each_kind!(self, c => serde_saphyr::to_string(c));
         r.unwrap_or_default()
     }
 }
@@ -464,6 +618,10 @@ pub fn parse_str(text: &str, file: &str) -> Result<Experiment, ConfigError> {
             serde_saphyr::from_str_with_options(text, options())
                 .map_err(|e| yaml_error(&e, text, file))?,
         ),
+        "meta_function" => Experiment::MetaFunction(
+            serde_saphyr::from_str_with_options(text, options())
+                .map_err(|e| yaml_error(&e, text, file))?,
+        ),
         other => {
             let (line, col) = locate(text, "kind");
             return Err(ConfigError {
@@ -551,7 +709,101 @@ fn yaml_error(e: &serde_saphyr::Error, text: &str, file: &str) -> ConfigError {
 pub fn validate(exp: &Experiment) -> Result<(), (String, String)> {
     match exp {
         Experiment::FitRate(c) => validate_fit_rate(c),
+        Experiment::MetaFunction(c) => validate_meta(c),
     }
+}
+
+fn validate_name(name: &str) -> Result<(), (String, String)> {
+    if name.is_empty()
+        || name.len() > 100
+        || !name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "_-.".contains(ch))
+        || name.starts_with('.')
+    {
+        return bad(
+            "name",
+            "must be 1 to 100 letters, digits, `_`, `-` or `.`, not starting with `.`",
+        );
+    }
+    Ok(())
+}
+
+fn validate_meta(c: &MetaFunctionConfig) -> Result<(), (String, String)> {
+    validate_name(&c.name)?;
+    if c.kind != "meta_function" {
+        return bad("kind", "must be meta_function");
+    }
+    let t = &c.task;
+    if t.n_in.0 > 64 {
+        return bad("task.n_in", format!("must be at most 64, got {}", t.n_in.0));
+    }
+    if t.variances.len() != t.n_in.get() {
+        return bad(
+            "task.variances",
+            format!(
+                "must list n_in = {} variances, got {}",
+                t.n_in.0,
+                t.variances.len()
+            ),
+        );
+    }
+    match t.loss {
+        MetaLoss::Pc1 if t.n_out.0 != 1 => {
+            return bad(
+                "task.n_out",
+                "the pc1 loss has one output; set n_out: 1 or loss: subspace",
+            );
+        }
+        MetaLoss::Subspace if t.n_out.0 < 2 || t.n_out.0 > t.n_in.0 => {
+            return bad("task.n_out", "the subspace loss needs 2 <= n_out <= n_in");
+        }
+        _ => {}
+    }
+    for (f, v, max) in [
+        ("task.datasets", t.datasets, 10_000u32),
+        ("task.samples", t.samples, 1_000_000),
+        ("task.epochs", t.epochs, 1_000_000),
+        ("optimizer.iterations", c.optimizer.iterations, 1_000_000),
+        ("evaluation.datasets", c.evaluation.datasets, 10_000),
+    ] {
+        if v.0 > max {
+            return bad(f, format!("must be at most {max}, got {}", v.0));
+        }
+    }
+    if t.samples.0 as u64 * t.n_in.0 as u64 * (t.datasets.0 as u64 + c.evaluation.datasets.0 as u64)
+        > MAX_DATA_VALUES
+    {
+        return bad("task.samples", "the data sets would be too large");
+    }
+    let o = &c.optimizer;
+    match o.method {
+        MetaMethod::Cmaes => {
+            if o.lr.is_some() {
+                return bad(
+                    "optimizer.lr",
+                    "lr is for method: gradient; CMA-ES uses population and sigma0",
+                );
+            }
+            if o.step.is_some() {
+                return bad("optimizer.step", "step is for method: gradient");
+            }
+            if o.population.is_some_and(|p| p.0 < 2 || p.0 > 10_000) {
+                return bad("optimizer.population", "must be 2 to 10000");
+            }
+        }
+        MetaMethod::Gradient => {
+            if o.population.is_some() || o.sigma0.is_some() {
+                let f = if o.population.is_some() {
+                    "optimizer.population"
+                } else {
+                    "optimizer.sigma0"
+                };
+                return bad(f, "population and sigma0 are for method: cmaes");
+            }
+        }
+    }
+    Ok(())
 }
 
 fn bad<T>(field: &str, problem: impl Into<String>) -> Result<T, (String, String)> {
@@ -559,19 +811,7 @@ fn bad<T>(field: &str, problem: impl Into<String>) -> Result<T, (String, String)
 }
 
 fn validate_fit_rate(c: &FitRateConfig) -> Result<(), (String, String)> {
-    if c.name.is_empty()
-        || c.name.len() > 100
-        || !c
-            .name
-            .chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || "_-.".contains(ch))
-        || c.name.starts_with('.')
-    {
-        return bad(
-            "name",
-            "must be 1 to 100 letters, digits, `_`, `-` or `.`, not starting with `.`",
-        );
-    }
+    validate_name(&c.name)?;
     if c.kind != "fit_rate" {
         return bad("kind", "must be fit_rate");
     }
@@ -669,8 +909,9 @@ fn validate_fit_rate(c: &FitRateConfig) -> Result<(), (String, String)> {
     Ok(())
 }
 
-/// Applies Hydra-style overrides `a.b=value` (value in YAML syntax) in order; each is checked
-/// on its own so an error names the override that caused it.
+/// Applies Hydra-style overrides `a.b=value` (value in YAML syntax) in order. Each is
+/// type-checked on its own, so such an error names the override that caused it; range and
+/// cross-field checks run once all are applied, so their order does not matter.
 pub fn apply_overrides(exp: Experiment, overrides: &[String]) -> Result<Experiment, ConfigError> {
     let mut exp = exp;
     for ov in overrides {
@@ -694,14 +935,25 @@ pub fn apply_overrides(exp: Experiment, overrides: &[String]) -> Result<Experime
             serde_saphyr::from_str_with_options(raw, options())
                 .map_err(|e| err(path, format!("value is not YAML: {}", e.without_snippet())))?
         };
-        let Experiment::FitRate(c) = &exp;
-        let mut tree = serde_json::to_value(c).map_err(|e| err(path, e.to_string()))?;
+        let mut tree =
+            each_kind!(&exp, c => serde_json::to_value(c)).map_err(|e| err(path, e.to_string()))?;
         set_path(&mut tree, path, value).map_err(|p| err(path, p))?;
-        let c: FitRateConfig =
-            serde_json::from_value(tree).map_err(|e| err(path, e.to_string()))?;
-        let next = Experiment::FitRate(c);
-        validate(&next).map_err(|(f, p)| err(&f, p))?;
-        exp = next;
+        exp = match &exp {
+            Experiment::FitRate(_) => serde_json::from_value(tree).map(Experiment::FitRate),
+            Experiment::MetaFunction(_) => {
+                serde_json::from_value(tree).map(Experiment::MetaFunction)
+            }
+        }
+        .map_err(|e| err(path, e.to_string()))?;
+    }
+    if !overrides.is_empty() {
+        validate(&exp).map_err(|(field, problem)| ConfigError {
+            file: format!("<overrides `{}`>", overrides.join(" ")),
+            line: 1,
+            col: 1,
+            field,
+            problem,
+        })?;
     }
     Ok(exp)
 }

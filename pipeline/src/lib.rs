@@ -10,16 +10,21 @@
 //! | [`config`] | experiment files: parsing, validation, overrides, hash |
 //! | [`run`] | run directory, `meta.json`, `metrics.json`, artifacts |
 //! | [`fit_rate`] | experiment kind `fit_rate` (Mehta et al. 2024, fig. 2) |
+//! | [`meta`] | experiment kind `meta_function` (Confavreux et al. 2020) |
+//! | [`cmaes`], [`parallel`] | CMA-ES; deterministic parallel map |
 //! | [`adam`], [`linalg`], [`metrics`] | optimiser, eigen-decomposition, R^2 |
 //! | [`strategies`] | proptest strategies for testing rules and layers |
 
 pub mod adam;
 pub mod cli;
+pub mod cmaes;
 pub mod config;
 pub mod fit_rate;
 pub mod io;
 pub mod linalg;
+pub mod meta;
 pub mod metrics;
+pub mod parallel;
 pub mod plot;
 pub mod progress;
 pub mod rng;

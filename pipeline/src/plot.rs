@@ -235,3 +235,71 @@ pub fn heat_map(
     );
     s
 }
+
+/// Grouped bars: each group is a label and pairs `(learned, target)`, drawn side by side
+/// (learned blue, target grey) around a zero line.
+pub fn paired_bars(title: &str, groups: &[(String, Vec<(f64, f64)>)]) -> String {
+    let bars: usize = groups.iter().map(|g| g.1.len()).sum();
+    let (bw, gap, h0) = (14.0, 26.0, 300.0);
+    let w = 80.0 + bars as f64 * 2.0 * bw + groups.len() as f64 * gap + 40.0;
+    let h = h0 + 90.0;
+    let vmax = groups
+        .iter()
+        .flat_map(|g| g.1.iter())
+        .flat_map(|(a, b)| [a.abs(), b.abs()])
+        .filter(|v| v.is_finite())
+        .fold(1e-9, f64::max);
+    let zero = 50.0 + h0 / 2.0;
+    let sy = |v: f64| zero - v / vmax * (h0 / 2.0 - 10.0);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+<text x="{}" y="22" text-anchor="middle" font-size="15">{}</text>
+<line x1="60" y1="{zero}" x2="{}" y2="{zero}" stroke="#444"/>
+<text x="55" y="{}" text-anchor="end">{}</text><text x="55" y="{}" text-anchor="end">{}</text>
+<rect x="{}" y="30" width="10" height="10" fill="#1f77b4"/><text x="{}" y="39">learned</text>
+<rect x="{}" y="30" width="10" height="10" fill="#bbb"/><text x="{}" y="39">principal component</text>"##,
+        w / 2.0,
+        esc(title),
+        w - 20.0,
+        sy(vmax) + 4.0,
+        fmt_tick(vmax),
+        sy(-vmax) + 4.0,
+        fmt_tick(-vmax),
+        w - 260.0,
+        w - 245.0,
+        w - 180.0,
+        w - 165.0
+    );
+    let mut x = 80.0;
+    for (label, pairs) in groups {
+        let start = x;
+        for &(learned, target) in pairs {
+            for (v, color) in [(learned, "#1f77b4"), (target, "#bbb")] {
+                let (top, bottom) = if v >= 0.0 {
+                    (sy(v), zero)
+                } else {
+                    (zero, sy(v))
+                };
+                let _ = writeln!(
+                    s,
+                    r#"<rect x="{x:.1}" y="{top:.1}" width="{bw}" height="{:.1}" fill="{color}"/>"#,
+                    (bottom - top).max(0.5)
+                );
+                x += bw;
+            }
+        }
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
+            (start + x) / 2.0,
+            h - 20.0,
+            esc(label)
+        );
+        x += gap;
+    }
+    s.push_str("</svg>\n");
+    s
+}

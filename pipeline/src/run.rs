@@ -4,11 +4,13 @@
 //! git commit, config hash, times, status, timings), `metrics.json` (results only: identical
 //! bytes for identical config and seed), plus `.npy`, `.csv` and `.svg` artifacts.
 
-use crate::config::{Experiment, FitRateConfig};
+use crate::config::{Experiment, FitRateConfig, MetaFunctionConfig, MetaLoss};
 use crate::fit_rate::{self, CellResult, RunError};
 use crate::io::{csv_bytes, npy_bytes, write_atomic};
+use crate::meta;
 use crate::plot::{heat_map, line_chart, Series};
 use crate::progress::Progress;
+use crate::rng::Rng;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -175,6 +177,7 @@ pub fn run_experiment(mut exp: Experiment, opts: &RunOptions) -> i32 {
         .and_then(|_| put(&dir, "meta.json", &pretty(&meta)));
     let result = first.and_then(|_| match &exp {
         Experiment::FitRate(c) => run_fit_rate(c, &exp, &dir, opts),
+        Experiment::MetaFunction(c) => run_meta(c, &exp, &dir, opts),
     });
     meta["ended_utc"] = json!(utc_string(now_secs()));
     meta["timings"] = json!({ "total_seconds": clock.elapsed().as_secs_f64() });
@@ -270,7 +273,24 @@ fn run_fit_rate(
         &csv_bytes(&["epoch", "train_loss"], &loss_rows),
     )?;
     put(dir, "loss.svg", loss_svg(&loss_rows).as_bytes())?;
-    put(dir, "theta.svg", theta_svg(&main, &target).as_bytes())?;
+    let labels: Vec<String> = TERM_LABELS.iter().map(|s| s.to_string()).collect();
+    let history: Vec<Vec<f64>> = main.fit.theta_history.iter().map(|t| t.to_vec()).collect();
+    let highlight: Vec<(usize, Option<f64>)> = (0..TAYLOR_TERMS)
+        .filter(|&k| target[k] != 0.0)
+        .map(|k| (k, Some(target[k])))
+        .collect();
+    put(
+        dir,
+        "theta.svg",
+        coefficient_svg(
+            "Coefficients during the fit",
+            "epoch",
+            &history,
+            &labels,
+            &highlight,
+        )
+        .as_bytes(),
+    )?;
 
     let mut metrics = json!({
         "experiment": cfg.name,
@@ -421,42 +441,9 @@ fn run_cells(
     cells: &[(f64, f64)],
     progress: &Progress,
 ) -> Vec<Result<CellResult, RunError>> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(cells.len())
-        .max(1);
-    let mut out: Vec<Option<Result<CellResult, RunError>>> =
-        (0..cells.len()).map(|_| None).collect();
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                s.spawn(move || {
-                    (t..cells.len())
-                        .step_by(threads)
-                        .map(|i| {
-                            let (n, f) = cells[i];
-                            let r = fit_rate::run_cell(cfg, prep, n, f, &mut |_, l| {
-                                progress.tick(1, Some(l))
-                            });
-                            (i, r)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for h in handles {
-            // A panicked worker leaves its cells as None, reported below.
-            if let Ok(v) = h.join() {
-                for (i, r) in v {
-                    out[i] = Some(r);
-                }
-            }
-        }
-    });
-    out.into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(RunError("a worker thread panicked".into()))))
-        .collect()
+    crate::parallel::map(cells, |&(n, f)| {
+        fit_rate::run_cell(cfg, prep, n, f, &mut |_, l| progress.tick(1, Some(l)))
+    })
 }
 
 fn loss_svg(rows: &[Vec<f64>]) -> String {
@@ -475,58 +462,255 @@ fn loss_svg(rows: &[Vec<f64>]) -> String {
     )
 }
 
-fn theta_svg(c: &CellResult, target: &[f64; TAYLOR_TERMS]) -> String {
+/// Coefficients over the fit: `highlight` terms drawn thick in colour (with a thin line at
+/// their target when given), the others thin and grey.
+fn coefficient_svg(
+    title: &str,
+    x_label: &str,
+    history: &[Vec<f64>],
+    labels: &[String],
+    highlight: &[(usize, Option<f64>)],
+) -> String {
     const COLORS: [&str; 6] = [
         "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
     ];
+    let n = history.len();
     let mut series = Vec::new();
-    let mut colored = 0;
-    let n = c.fit.theta_history.len();
-    for k in 0..TAYLOR_TERMS {
-        let points: Vec<(f64, f64)> = c
-            .fit
-            .theta_history
+    let mut others = Vec::new();
+    for k in 0..labels.len() {
+        let points: Vec<(f64, f64)> = history
             .iter()
             .enumerate()
             .map(|(e, t)| (e as f64, t[k]))
             .collect();
-        if target[k] != 0.0 {
-            let color = COLORS[colored % COLORS.len()].to_string();
-            colored += 1;
-            series.push(Series {
-                name: format!("target {}", TERM_LABELS[k]),
-                points: vec![(0.0, target[k]), ((n - 1) as f64, target[k])],
-                color: color.clone(),
-                width: 0.8,
-            });
-            series.insert(
-                0,
-                Series {
-                    name: TERM_LABELS[k].to_string(),
+        match highlight.iter().position(|h| h.0 == k) {
+            Some(c) => {
+                let color = COLORS[c % COLORS.len()].to_string();
+                if let Some(target) = highlight[c].1 {
+                    others.push(Series {
+                        name: format!("target {}", labels[k]),
+                        points: vec![(0.0, target), (n.saturating_sub(1) as f64, target)],
+                        color: color.clone(),
+                        width: 0.8,
+                    });
+                }
+                series.push(Series {
+                    name: labels[k].clone(),
                     points,
                     color,
                     width: 2.5,
-                },
-            );
-        } else {
-            series.push(Series {
-                name: if k == 0 {
-                    "other terms".into()
-                } else {
+                });
+            }
+            None => others.push(Series {
+                name: if others.iter().any(|s: &Series| s.name == "other terms") {
                     String::new()
+                } else {
+                    "other terms".into()
                 },
                 points,
                 color: "#999".into(),
                 width: 0.8,
-            });
+            }),
         }
     }
-    series.retain(|s| !s.points.is_empty());
-    line_chart(
-        "Coefficients during the fit",
-        "epoch",
-        "theta",
-        &series,
-        false,
-    )
+    series.extend(others);
+    line_chart(title, x_label, "theta", &series, false)
+}
+
+/// Labels of the meta-learned coefficients: feedforward terms, then `lateral:` terms.
+fn meta_labels(p: usize) -> Vec<String> {
+    (0..p)
+        .map(|k| {
+            if k < TAYLOR_TERMS {
+                TERM_LABELS[k].to_string()
+            } else {
+                format!("lateral {}", TERM_LABELS[k - TAYLOR_TERMS])
+            }
+        })
+        .collect()
+}
+
+fn run_meta(
+    cfg: &MetaFunctionConfig,
+    exp: &Experiment,
+    dir: &Path,
+    opts: &RunOptions,
+) -> Result<String, RunError> {
+    let seed = cfg.seed.unwrap_or(0);
+    let master = Rng::new(seed);
+    let task = meta::training_task(cfg, &master);
+    let progress = Progress::new(cfg.optimizer.iterations.get(), "iterations", opts.quiet);
+    let h = meta::optimise(cfg, &task, &master, &mut |_, obj| {
+        progress.tick(1, Some(obj))
+    })?;
+    progress.finish();
+    let p = task.n_params();
+    let theta = h.theta.last().cloned().unwrap_or_else(|| vec![0.0; p]);
+    let labels = meta_labels(p);
+
+    // Held-out evaluation.
+    let heldout = meta::heldout_task(cfg, &master);
+    let inners = crate::parallel::map(&heldout.datasets, |d| meta::inner(&heldout, d, &theta));
+    let n_in = task.shape.n_in;
+    let n_out = task.shape.n_out;
+    let heldout_loss = inners.iter().map(|i| i.loss).sum::<f64>() / inners.len() as f64;
+    let blown = inners.iter().filter(|i| i.blown_at.is_some()).count();
+    let mut min_cos = vec![f64::INFINITY; n_out];
+    let mut mean_cos = vec![0.0; n_out];
+    for (inner, ds) in inners.iter().zip(&heldout.datasets) {
+        for (i, c) in meta::pc_alignment(&inner.w, &ds.pcs, n_in)
+            .into_iter()
+            .enumerate()
+        {
+            min_cos[i] = min_cos[i].min(c);
+            mean_cos[i] += c / inners.len() as f64;
+        }
+    }
+
+    // Artifacts.
+    let flat: Vec<f64> = h.theta.iter().flatten().copied().collect();
+    put(dir, "theta.npy", &npy_bytes(&[h.theta.len(), p], &flat))?;
+    let mut header: Vec<&str> = vec!["iteration"];
+    header.extend(labels.iter().map(String::as_str));
+    let rows: Vec<Vec<f64>> = h
+        .theta
+        .iter()
+        .enumerate()
+        .map(|(k, t)| std::iter::once(k as f64).chain(t.iter().copied()).collect())
+        .collect();
+    put(dir, "theta.csv", &csv_bytes(&header, &rows))?;
+    let loss_rows: Vec<Vec<f64>> = (0..h.theta.len())
+        .map(|k| {
+            vec![
+                k as f64,
+                h.objective[k],
+                h.task_loss[k],
+                h.simulations[k] as f64,
+            ]
+        })
+        .collect();
+    put(
+        dir,
+        "loss.csv",
+        &csv_bytes(
+            &["iteration", "objective", "task_loss", "inner_simulations"],
+            &loss_rows,
+        ),
+    )?;
+    let curves = [
+        Series {
+            name: "objective (task + L1)".into(),
+            points: loss_rows.iter().map(|r| (r[0], r[1])).collect(),
+            color: "#1f77b4".into(),
+            width: 2.0,
+        },
+        Series {
+            name: "task loss".into(),
+            points: loss_rows.iter().map(|r| (r[0], r[2])).collect(),
+            color: "#d62728".into(),
+            width: 2.0,
+        },
+    ];
+    put(
+        dir,
+        "loss.svg",
+        line_chart(
+            "Meta-learning objective",
+            "outer iteration",
+            "loss (log10)",
+            &curves,
+            true,
+        )
+        .as_bytes(),
+    )?;
+    let mut top: Vec<usize> = (0..p).collect();
+    top.sort_by(|&a, &b| theta[b].abs().total_cmp(&theta[a].abs()));
+    let highlight: Vec<(usize, Option<f64>)> = top.iter().take(4).map(|&k| (k, None)).collect();
+    put(
+        dir,
+        "theta.svg",
+        coefficient_svg(
+            "Meta-learned coefficients",
+            "outer iteration",
+            &h.theta,
+            &labels,
+            &highlight,
+        )
+        .as_bytes(),
+    )?;
+    let groups: Vec<(String, Vec<(f64, f64)>)> = inners
+        .iter()
+        .zip(&heldout.datasets)
+        .take(3)
+        .enumerate()
+        .flat_map(|(d, (inner, ds))| {
+            (0..n_out).map(move |i| {
+                let wi = &inner.w[i * n_in..(i + 1) * n_in];
+                let pi = &ds.pcs[i * n_in..(i + 1) * n_in];
+                let dot: f64 = wi.iter().zip(pi).map(|(a, b)| a * b).sum();
+                let sign = if dot < 0.0 { -1.0 } else { 1.0 };
+                (
+                    format!("set {d}, w{i} vs pc{}", i + 1),
+                    wi.iter().zip(pi).map(|(a, b)| (sign * a, *b)).collect(),
+                )
+            })
+        })
+        .collect();
+    put(
+        dir,
+        "weights.svg",
+        crate::plot::paired_bars(
+            "Learned weight vectors and principal components (held-out sets)",
+            &groups,
+        )
+        .as_bytes(),
+    )?;
+
+    let task_loss = *h.task_loss.last().unwrap_or(&f64::NAN);
+    let objective = *h.objective.last().unwrap_or(&f64::NAN);
+    let sims = *h.simulations.last().unwrap_or(&0);
+    let metrics = json!({
+        "experiment": cfg.name,
+        "kind": "meta_function",
+        "seed": seed,
+        "config_hash": exp.hash(),
+        "method": cfg.optimizer.method,
+        "terms": TERM_LABELS.to_vec(),
+        "theta": theta[..TAYLOR_TERMS].to_vec(),
+        "theta_lateral": (p > TAYLOR_TERMS).then(|| theta[TAYLOR_TERMS..].to_vec()),
+        "task_loss": task_loss,
+        "objective": objective,
+        "l1_penalty": objective - task_loss,
+        "iterations": h.theta.len() - 1,
+        "inner_simulations": sims,
+        "heldout": {
+            "datasets": inners.len(),
+            "task_loss": heldout_loss,
+            "blown_up": blown,
+            "pc_abs_cos_min": min_cos,
+            "pc_abs_cos_mean": mean_cos,
+        },
+    });
+    put(dir, "metrics.json", &pretty(&metrics))?;
+
+    let mut s = String::new();
+    for &k in top.iter().filter(|&&k| theta[k].abs() > 0.05) {
+        s.push_str(&format!("{:>22} = {:+.4}\n", labels[k], theta[k]));
+    }
+    if cfg.task.loss == MetaLoss::Pc1 {
+        s.push_str(&format!(
+            "ratio (y^2*w)/(x*y) = {:.4}\n",
+            theta[7] / theta[12]
+        ));
+    }
+    s.push_str(&format!(
+        "task loss {task_loss:.4} (objective {objective:.4}) after {} iterations, {sims} inner simulations\n",
+        h.theta.len() - 1
+    ));
+    s.push_str(&format!(
+        "held-out: task loss {heldout_loss:.4}, {blown} of {} blew up, min |cos(w_i, pc_i)| per output {:?}\n",
+        inners.len(),
+        min_cos.iter().map(|c| (c * 1e4).round() / 1e4).collect::<Vec<_>>()
+    ));
+    Ok(s)
 }

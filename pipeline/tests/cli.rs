@@ -370,3 +370,83 @@ fn list_check_and_usage() {
     }
     assert!(n >= 4);
 }
+
+/// A tiny meta-learning run of each method: completes, writes its artifacts, and repeats to
+/// the byte.
+#[test]
+fn meta_function_runs_and_repeats() {
+    let d = tmp("meta");
+    let body = "\
+name: tiny_meta
+kind: meta_function
+seed: 5
+task:
+  loss: subspace
+  n_in: 3
+  n_out: 2
+  variances: [1.0, 0.5, 0.1]
+  datasets: 3
+  samples: 20
+  epochs: 15
+  eta: 0.1
+optimizer:
+  method: cmaes
+  iterations: 3
+  population: 6
+evaluation:
+  datasets: 2
+";
+    let cfg = write(&d, "m.yaml", body);
+    let mut outs = Vec::new();
+    for (name, extra) in [
+        ("a", vec![]),
+        ("b", vec![]),
+        (
+            "g",
+            vec![
+                "optimizer.method=gradient",
+                "optimizer.population=null",
+                "optimizer.sigma0=null",
+            ],
+        ),
+    ] {
+        let out = d.join(name);
+        let mut args = vec![
+            "run",
+            cfg.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ];
+        args.extend(extra);
+        let o = run(&args);
+        assert!(o.status.success(), "{name}: {}", text(&o));
+        outs.push(out);
+    }
+    let a = std::fs::read(outs[0].join("metrics.json")).unwrap();
+    assert_eq!(a, std::fs::read(outs[1].join("metrics.json")).unwrap());
+    for out in &outs {
+        let m = metrics(out);
+        assert_eq!(m["theta"].as_array().unwrap().len(), 27);
+        assert_eq!(m["theta_lateral"].as_array().unwrap().len(), 27);
+        assert!(m["task_loss"].as_f64().unwrap().is_finite());
+        assert!(m["inner_simulations"].as_u64().unwrap() > 0);
+        for f in [
+            "theta.npy",
+            "theta.csv",
+            "loss.csv",
+            "loss.svg",
+            "theta.svg",
+            "weights.svg",
+        ] {
+            assert!(out.join(f).exists(), "{f}");
+        }
+    }
+    // CMA-ES: (1 + 3 * (6 + 1)) evaluations of 3 data sets; gradient: 3 + 1 evaluations.
+    assert_eq!(metrics(&outs[0])["inner_simulations"].as_u64(), Some(66));
+    assert_eq!(metrics(&outs[2])["inner_simulations"].as_u64(), Some(12));
+    let bad = write(&d, "bad.yaml", &body.replace("n_out: 2", "n_out: 5"));
+    let o = run(&["check", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("task.n_out"), "{}", text(&o));
+}

@@ -1,0 +1,368 @@
+//! Linear neurons with a hierarchical lateral layer, plastic by batch-averaged rules
+//! (Confavreux et al. 2020; DESIGN §3.4).
+//!
+//! For each sample `x_s` (inputs `j`), outputs in order `i = 0 .. n_out`:
+//! ```text
+//! y_si = sum_j W_ij x_sj + sum_{k<i} L_ik y_sk          (earlier outputs act on later ones)
+//! ```
+//! One epoch applies both rules once, averaged over the `N` samples of a data set:
+//! ```text
+//! W_ij += eta/N sum_s f(x_sj, y_si, W_ij)              (feedforward rule, pre = input)
+//! L_ik += eta/N sum_s g(y_sk, y_si, L_ik),   k < i     (lateral rule, pre = earlier output)
+//! ```
+//! With one output there is no lateral layer. `W` is `n_out x n_in` row-major; `L` is
+//! `n_out x n_out` row-major, only its strictly lower triangle is used (the rest is left as is).
+//!
+//! **Forward sensitivities** with respect to `theta = [theta_f, theta_g]` (`P = P_f + P_g`),
+//! `S_W = dW/dtheta`, `S_L = dL/dtheta`, `dy_s = dy_s/dtheta`:
+//! ```text
+//! dy_si  = sum_j x_sj S_W,ij + sum_{k<i} (y_sk S_L,ik + L_ik dy_sk)
+//! S_W,ij += eta/N sum_s ([df/dtheta_f, 0] + f_y dy_si + f_w S_W,ij)
+//! S_L,ik += eta/N sum_s ([0, dg/dtheta_g] + g_x dy_sk + g_y dy_si + g_w S_L,ik)
+//! ```
+//! all evaluated at the weights before the epoch's update. Valid range: finite inputs; an
+//! update that makes a weight non-finite returns [`KernelError::NonFinite`].
+
+use crate::error::{check_len, finite_probe, KernelError};
+use crate::rule::{DifferentiableRule, PlasticityRule, RulePartials};
+use num_traits::Float;
+
+/// Dimensions of a data set and network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinearShape {
+    /// Inputs.
+    pub n_in: usize,
+    /// Outputs.
+    pub n_out: usize,
+    /// Samples per data set (the batch every epoch averages over).
+    pub n_samples: usize,
+}
+
+impl LinearShape {
+    fn check<F>(&self, x: &[F], w: &[F], l: &[F]) -> Result<(), KernelError> {
+        if self.n_in == 0 || self.n_out == 0 || self.n_samples == 0 {
+            return Err(KernelError::OutOfRange { what: "shape" });
+        }
+        let n_syn = self
+            .n_in
+            .checked_mul(self.n_out)
+            .ok_or(KernelError::OutOfRange { what: "shape" })?;
+        let n_x = self
+            .n_in
+            .checked_mul(self.n_samples)
+            .ok_or(KernelError::OutOfRange { what: "shape" })?;
+        check_len("x", x, n_x)?;
+        check_len("w", w, n_syn)?;
+        check_len("l", l, self.n_out * self.n_out)
+    }
+}
+
+/// A rule that never changes a weight and has no parameters (for a network without a lateral
+/// layer, or a frozen one).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoPlasticity;
+
+impl<F: Float> PlasticityRule<F> for NoPlasticity {
+    fn dw(&self, _: F, _: F, _: F) -> F {
+        F::zero()
+    }
+    fn partials(&self, _: F, _: F, _: F) -> RulePartials<F> {
+        RulePartials {
+            value: F::zero(),
+            d_x: F::zero(),
+            d_y: F::zero(),
+            d_w: F::zero(),
+        }
+    }
+}
+
+impl<F: Float> DifferentiableRule<F> for NoPlasticity {
+    fn n_params(&self) -> usize {
+        0
+    }
+    fn params(&self) -> &[F] {
+        &[]
+    }
+    fn params_mut(&mut self) -> &mut [F] {
+        &mut []
+    }
+    fn param_gradient(&self, _: F, _: F, _: F, _: &mut [F]) {}
+    fn accumulate_param_gradient(&self, _: F, _: F, _: F, _: F, _: &mut [F]) {}
+    fn is_trainable(&self, _: usize) -> bool {
+        false
+    }
+}
+
+/// Outputs for every sample: `y` is `n_samples x n_out`.
+pub fn forward_batch<F: Float>(
+    shape: LinearShape,
+    w: &[F],
+    l: &[F],
+    x: &[F],
+    y: &mut [F],
+) -> Result<(), KernelError> {
+    shape.check(x, w, l)?;
+    check_len("y", y, shape.n_samples * shape.n_out)?;
+    let (n_in, n_out) = (shape.n_in, shape.n_out);
+    for (xs, ys) in x.chunks_exact(n_in).zip(y.chunks_exact_mut(n_out)) {
+        for i in 0..n_out {
+            let mut v = F::zero();
+            for (wij, xj) in w[i * n_in..(i + 1) * n_in].iter().zip(xs) {
+                v = v + *wij * *xj;
+            }
+            for k in 0..i {
+                v = v + l[i * n_out + k] * ys[k];
+            }
+            ys[i] = v;
+        }
+    }
+    Ok(())
+}
+
+/// One epoch without sensitivities; `y` (`n_samples x n_out`) is scratch and ends holding the
+/// outputs before the update.
+#[allow(clippy::too_many_arguments)]
+pub fn batch_epoch<F: Float, Rf: PlasticityRule<F>, Rg: PlasticityRule<F>>(
+    ff: &Rf,
+    lat: &Rg,
+    eta: F,
+    shape: LinearShape,
+    x: &[F],
+    w: &mut [F],
+    l: &mut [F],
+    y: &mut [F],
+) -> Result<(), KernelError> {
+    forward_batch(shape, w, l, x, y)?;
+    let (n_in, n_out, n) = (shape.n_in, shape.n_out, shape.n_samples);
+    let scale = eta / F::from(n).ok_or(KernelError::OutOfRange { what: "n_samples" })?;
+    let mut check = F::zero();
+    for i in 0..n_out {
+        for j in 0..n_in {
+            let wij = w[i * n_in + j];
+            let pairs = x
+                .chunks_exact(n_in)
+                .zip(y.chunks_exact(n_out))
+                .map(|(xs, ys)| (xs[j], ys[i]));
+            w[i * n_in + j] = wij + scale * ff.dw_sum(pairs, wij);
+            check = check + finite_probe(w[i * n_in + j]);
+        }
+        for k in 0..i {
+            let lik = l[i * n_out + k];
+            let pairs = y.chunks_exact(n_out).map(|ys| (ys[k], ys[i]));
+            l[i * n_out + k] = lik + scale * lat.dw_sum(pairs, lik);
+            check = check + finite_probe(l[i * n_out + k]);
+        }
+    }
+    if check == F::zero() {
+        Ok(())
+    } else {
+        Err(KernelError::NonFinite {
+            what: "weights",
+            step: 0,
+        })
+    }
+}
+
+/// Scratch length for [`batch_epoch_sensitivity`] with `p` parameters in all:
+/// `n_samples * n_out * (1 + p) + 2 p`.
+pub fn sensitivity_scratch_len(shape: LinearShape, p: usize) -> Result<usize, KernelError> {
+    let e = KernelError::OutOfRange { what: "shape" };
+    let ny = shape.n_samples.checked_mul(shape.n_out).ok_or(e)?;
+    ny.checked_mul(p + 1)
+        .and_then(|v| v.checked_add(2 * p))
+        .ok_or(e)
+}
+
+/// One epoch carrying the sensitivities `s_w` (`n_out * n_in * P`) and `s_l`
+/// (`n_out * n_out * P`), `P = ff.n_params() + lat.n_params()`, parameters ordered
+/// `[theta_f, theta_g]`. Scratch contents on entry do not matter.
+#[allow(clippy::too_many_arguments)]
+pub fn batch_epoch_sensitivity<F: Float, Rf: DifferentiableRule<F>, Rg: DifferentiableRule<F>>(
+    ff: &Rf,
+    lat: &Rg,
+    eta: F,
+    shape: LinearShape,
+    x: &[F],
+    w: &mut [F],
+    l: &mut [F],
+    s_w: &mut [F],
+    s_l: &mut [F],
+    scratch: &mut [F],
+) -> Result<(), KernelError> {
+    let (pf, pg) = (ff.n_params(), lat.n_params());
+    let p = pf + pg;
+    let (n_in, n_out, n) = (shape.n_in, shape.n_out, shape.n_samples);
+    shape.check(x, w, l)?;
+    check_len("s_w", s_w, n_out * n_in * p)?;
+    check_len("s_l", s_l, n_out * n_out * p)?;
+    check_len("scratch", scratch, sensitivity_scratch_len(shape, p)?)?;
+    let (y, rest) = scratch.split_at_mut(n * n_out);
+    let (dy, rest) = rest.split_at_mut(n * n_out * p);
+    let (acc, pbuf) = rest.split_at_mut(p);
+    forward_batch(shape, w, l, x, y)?;
+    // dy_si = sum_j x_sj S_W,ij + sum_{k<i} (y_sk S_L,ik + L_ik dy_sk)
+    for s in 0..n {
+        let xs = &x[s * n_in..(s + 1) * n_in];
+        for i in 0..n_out {
+            let (before, here) = dy[s * n_out * p..(s + 1) * n_out * p].split_at_mut(i * p);
+            let d = &mut here[..p];
+            d.iter_mut().for_each(|v| *v = F::zero());
+            for (j, &xj) in xs.iter().enumerate() {
+                let sw = &s_w[(i * n_in + j) * p..(i * n_in + j + 1) * p];
+                for (dv, sv) in d.iter_mut().zip(sw) {
+                    *dv = *dv + xj * *sv;
+                }
+            }
+            for k in 0..i {
+                let yk = y[s * n_out + k];
+                let lik = l[i * n_out + k];
+                let sl = &s_l[(i * n_out + k) * p..(i * n_out + k + 1) * p];
+                let dk = &before[k * p..(k + 1) * p];
+                for ((dv, sv), dkv) in d.iter_mut().zip(sl).zip(dk) {
+                    *dv = *dv + yk * *sv + lik * *dkv;
+                }
+            }
+        }
+    }
+    let scale = eta / F::from(n).ok_or(KernelError::OutOfRange { what: "n_samples" })?;
+    let mut check = F::zero();
+    for i in 0..n_out {
+        for j in 0..n_in {
+            let k_syn = i * n_in + j;
+            let wij = w[k_syn];
+            acc.iter_mut().for_each(|v| *v = F::zero());
+            let (mut value, mut a_w) = (F::zero(), F::zero());
+            for s in 0..n {
+                let (xj, yi) = (x[s * n_in + j], y[s * n_out + i]);
+                let part = ff.partials(xj, yi, wij);
+                value = value + part.value;
+                a_w = a_w + part.d_w;
+                ff.accumulate_param_gradient(xj, yi, wij, F::one(), &mut acc[..pf]);
+                let dyi = &dy[(s * n_out + i) * p..(s * n_out + i + 1) * p];
+                for (a, d) in acc.iter_mut().zip(dyi) {
+                    *a = *a + part.d_y * *d;
+                }
+            }
+            let sw = &mut s_w[k_syn * p..(k_syn + 1) * p];
+            for (sv, a) in sw.iter_mut().zip(acc.iter()) {
+                *sv = *sv + scale * (*a + a_w * *sv);
+            }
+            w[k_syn] = wij + scale * value;
+            check = check + finite_probe(w[k_syn]);
+        }
+        for k in 0..i {
+            let k_syn = i * n_out + k;
+            let lik = l[k_syn];
+            acc.iter_mut().for_each(|v| *v = F::zero());
+            let (mut value, mut a_w) = (F::zero(), F::zero());
+            for s in 0..n {
+                let (yk, yi) = (y[s * n_out + k], y[s * n_out + i]);
+                let part = lat.partials(yk, yi, lik);
+                value = value + part.value;
+                a_w = a_w + part.d_w;
+                lat.param_gradient(yk, yi, lik, &mut pbuf[..pg]);
+                for (a, v) in acc[pf..].iter_mut().zip(pbuf.iter()) {
+                    *a = *a + *v;
+                }
+                let dyk = &dy[(s * n_out + k) * p..(s * n_out + k + 1) * p];
+                let dyi = &dy[(s * n_out + i) * p..(s * n_out + i + 1) * p];
+                for ((a, dk), di) in acc.iter_mut().zip(dyk).zip(dyi) {
+                    *a = *a + part.d_x * *dk + part.d_y * *di;
+                }
+            }
+            let sl = &mut s_l[k_syn * p..(k_syn + 1) * p];
+            for (sv, a) in sl.iter_mut().zip(acc.iter()) {
+                *sv = *sv + scale * (*a + a_w * *sv);
+            }
+            l[k_syn] = lik + scale * value;
+            check = check + finite_probe(l[k_syn]);
+        }
+    }
+    if check == F::zero() {
+        Ok(())
+    } else {
+        Err(KernelError::NonFinite {
+            what: "weights",
+            step: 0,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TaylorRule;
+
+    #[test]
+    fn batch_oja_converges_to_the_first_principal_component() {
+        // x along e0 with variance 1 and e1 with variance 0.25 (uncorrelated).
+        let shape = LinearShape {
+            n_in: 2,
+            n_out: 1,
+            n_samples: 4,
+        };
+        let x = [1.0, 0.5, -1.0, -0.5, 1.0, -0.5, -1.0, 0.5];
+        let mut w = [0.3, 0.4];
+        let mut l = [0.0];
+        let mut y = [0.0; 4];
+        for _ in 0..2000 {
+            batch_epoch(
+                &TaylorRule::oja(),
+                &NoPlasticity,
+                0.1,
+                shape,
+                &x,
+                &mut w,
+                &mut l,
+                &mut y,
+            )
+            .unwrap();
+        }
+        assert!(
+            (w[0].abs() - 1.0).abs() < 1e-9 && w[1].abs() < 1e-9,
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn sensitivity_epoch_matches_plain_epoch_and_shapes_are_checked() {
+        let shape = LinearShape {
+            n_in: 3,
+            n_out: 2,
+            n_samples: 5,
+        };
+        let x: std::vec::Vec<f64> = (0..15).map(|k| ((k * 7 % 11) as f64 - 5.0) / 5.0).collect();
+        let (mut w1, mut l1) = ([0.1, -0.2, 0.3, 0.05, 0.1, -0.1], [0.0, 0.0, -0.2, 0.0]);
+        let (mut w2, mut l2) = (w1, l1);
+        let ff = TaylorRule::<f64>::oja();
+        let mut theta = [0.0; 27];
+        theta[12] = -1.0;
+        let lat = TaylorRule::new(theta);
+        let mut y = [0.0; 10];
+        batch_epoch(&ff, &lat, 0.1, shape, &x, &mut w1, &mut l1, &mut y).unwrap();
+        let p = 54;
+        let mut sw = std::vec![0.0; 6 * p];
+        let mut sl = std::vec![0.0; 4 * p];
+        let mut scratch = std::vec![f64::NAN; sensitivity_scratch_len(shape, p).unwrap()];
+        batch_epoch_sensitivity(
+            &ff,
+            &lat,
+            0.1,
+            shape,
+            &x,
+            &mut w2,
+            &mut l2,
+            &mut sw,
+            &mut sl,
+            &mut scratch,
+        )
+        .unwrap();
+        // Same update; the plain epoch sums moments, the sensitivity epoch sums per sample.
+        for (a, b) in w1.iter().zip(&w2).chain(l1.iter().zip(&l2)) {
+            assert!((a - b).abs() <= 1e-14, "{a} {b}");
+        }
+        assert!(l2[2] != -0.2, "the lateral weight learned");
+        let e = batch_epoch(&ff, &lat, 0.1, shape, &x[..14], &mut w1, &mut l1, &mut y);
+        assert!(matches!(e, Err(KernelError::Shape { what: "x", .. })));
+    }
+}
