@@ -84,9 +84,11 @@ pub fn line_chart(
         W - L - R,
         H - T - B
     );
+    // Ticks within rounding of zero print as 0.
+    let snap = |v: f64, span: f64| if v.abs() < 1e-9 * span { 0.0 } else { v };
     for k in 0..=4 {
-        let fx = x0 + (x1 - x0) * k as f64 / 4.0;
-        let fy = y0 + (y1 - y0) * k as f64 / 4.0;
+        let fx = snap(x0 + (x1 - x0) * k as f64 / 4.0, x1 - x0);
+        let fy = snap(y0 + (y1 - y0) * k as f64 / 4.0, y1 - y0);
         let ylab = if log_y {
             format!("1e{:.1}", fy)
         } else {
@@ -121,7 +123,8 @@ pub fn line_chart(
         (T + H - B) / 2.0,
         esc(y_label)
     );
-    for (k, ser) in series.iter().enumerate() {
+    let mut legend_rows = 0;
+    for ser in series {
         let path: Vec<String> = ser
             .points
             .iter()
@@ -137,8 +140,9 @@ pub fn line_chart(
                 path.join(" ")
             );
         }
-        if k < 24 {
-            let ly = T + 10.0 + 15.0 * k as f64;
+        if !ser.name.is_empty() && legend_rows < 24 {
+            let ly = T + 10.0 + 15.0 * legend_rows as f64;
+            legend_rows += 1;
             let _ = writeln!(
                 s,
                 r#"<line x1="{}" y1="{ly}" x2="{}" y2="{ly}" stroke="{}" stroke-width="{}"/><text x="{}" y="{}">{}</text>"#,

@@ -244,6 +244,11 @@ fn run_fit_rate(
     let target = prep.teacher.theta;
 
     // Artifacts of the main fit.
+    let x_label = if cfg.fit.refine_iterations > 0 {
+        "Adam epoch, then Levenberg-Marquardt iteration"
+    } else {
+        "Adam epoch"
+    };
     let hist: Vec<f64> = main.fit.theta_history.iter().flatten().copied().collect();
     put(
         dir,
@@ -272,7 +277,7 @@ fn run_fit_rate(
         "loss.csv",
         &csv_bytes(&["epoch", "train_loss"], &loss_rows),
     )?;
-    put(dir, "loss.svg", loss_svg(&loss_rows).as_bytes())?;
+    put(dir, "loss.svg", loss_svg(&loss_rows, x_label).as_bytes())?;
     let labels: Vec<String> = TERM_LABELS.iter().map(|s| s.to_string()).collect();
     let history: Vec<Vec<f64>> = main.fit.theta_history.iter().map(|t| t.to_vec()).collect();
     let highlight: Vec<(usize, Option<f64>)> = (0..TAYLOR_TERMS)
@@ -284,7 +289,7 @@ fn run_fit_rate(
         "theta.svg",
         coefficient_svg(
             "Coefficients during the fit",
-            "epoch",
+            x_label,
             &history,
             &labels,
             &highlight,
@@ -446,7 +451,7 @@ fn run_cells(
     })
 }
 
-fn loss_svg(rows: &[Vec<f64>]) -> String {
+fn loss_svg(rows: &[Vec<f64>], x_label: &str) -> String {
     let s = Series {
         name: "train loss".into(),
         points: rows.iter().map(|r| (r[0], r[1])).collect(),
@@ -455,7 +460,7 @@ fn loss_svg(rows: &[Vec<f64>]) -> String {
     };
     line_chart(
         "Training loss (MSE on observed activity)",
-        "epoch",
+        x_label,
         "loss (log10)",
         &[s],
         true,
