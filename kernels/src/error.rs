@@ -52,6 +52,21 @@ pub(crate) fn finite_probe<F: num_traits::Float>(v: F) -> F {
     v - v
 }
 
+/// `Ok` when a sum of [`finite_probe`]s is zero (every value finite), else
+/// [`KernelError::NonFinite`] naming `what` and `step`.
+#[inline]
+pub(crate) fn finite_or<F: num_traits::Float>(
+    check: F,
+    what: &'static str,
+    step: usize,
+) -> Result<(), KernelError> {
+    if check == F::zero() {
+        Ok(())
+    } else {
+        Err(KernelError::NonFinite { what, step })
+    }
+}
+
 /// Checks that `buf` has length `expected`.
 #[inline]
 pub(crate) fn check_len<T>(

@@ -32,7 +32,7 @@
 //! Scratch space is one caller-provided slice whose length the `*_scratch_len` functions give; its
 //! initial contents do not matter.
 
-use crate::error::{check_len, finite_probe, KernelError};
+use crate::error::{check_len, finite_or, finite_probe, KernelError};
 use crate::rate::{at_step, rate_forward, simulate};
 use crate::rule::DifferentiableRule;
 use num_traits::Float;
@@ -312,12 +312,7 @@ pub fn loss_gradient_forward<F: Float, R: DifferentiableRule<F>>(
                 check = check + finite_probe(w[k]);
             }
         }
-        if check != F::zero() {
-            return Err(KernelError::NonFinite {
-                what: "weights",
-                step: t,
-            });
-        }
+        finite_or(check, "weights", t)?;
     }
     let half = F::one() / (F::one() + F::one());
     let loss = loss * c * half;

@@ -23,7 +23,7 @@
 //! all evaluated at the weights before the epoch's update. Valid range: finite inputs; an
 //! update that makes a weight non-finite returns [`KernelError::NonFinite`].
 
-use crate::error::{check_len, finite_probe, KernelError};
+use crate::error::{check_len, finite_or, finite_probe, KernelError};
 use crate::rule::{DifferentiableRule, PlasticityRule, RulePartials};
 use num_traits::Float;
 
@@ -153,14 +153,7 @@ pub fn batch_epoch<F: Float, Rf: PlasticityRule<F>, Rg: PlasticityRule<F>>(
             check = check + finite_probe(l[i * n_out + k]);
         }
     }
-    if check == F::zero() {
-        Ok(())
-    } else {
-        Err(KernelError::NonFinite {
-            what: "weights",
-            step: 0,
-        })
-    }
+    finite_or(check, "weights", 0)
 }
 
 /// Scratch length for [`batch_epoch_sensitivity`] with `p` parameters in all:
@@ -243,10 +236,7 @@ pub fn batch_epoch_sensitivity<F: Float, Rf: DifferentiableRule<F>, Rg: Differen
                     *a = *a + part.d_y * *d;
                 }
             }
-            let sw = &mut s_w[k_syn * p..(k_syn + 1) * p];
-            for (sv, a) in sw.iter_mut().zip(acc.iter()) {
-                *sv = *sv + scale * (*a + a_w * *sv);
-            }
+            advance(&mut s_w[k_syn * p..(k_syn + 1) * p], acc, a_w, scale);
             w[k_syn] = wij + scale * value;
             check = check + finite_probe(w[k_syn]);
         }
@@ -270,21 +260,20 @@ pub fn batch_epoch_sensitivity<F: Float, Rf: DifferentiableRule<F>, Rg: Differen
                     *a = *a + part.d_x * *dk + part.d_y * *di;
                 }
             }
-            let sl = &mut s_l[k_syn * p..(k_syn + 1) * p];
-            for (sv, a) in sl.iter_mut().zip(acc.iter()) {
-                *sv = *sv + scale * (*a + a_w * *sv);
-            }
+            advance(&mut s_l[k_syn * p..(k_syn + 1) * p], acc, a_w, scale);
             l[k_syn] = lik + scale * value;
             check = check + finite_probe(l[k_syn]);
         }
     }
-    if check == F::zero() {
-        Ok(())
-    } else {
-        Err(KernelError::NonFinite {
-            what: "weights",
-            step: 0,
-        })
+    finite_or(check, "weights", 0)
+}
+
+/// One synapse's sensitivity update `S <- S + scale (acc + a_w S)`, where `acc` holds
+/// `sum_s (dpart/dtheta + input partials times dy)` and `a_w = sum_s df/dw`.
+#[inline]
+fn advance<F: Float>(s: &mut [F], acc: &[F], a_w: F, scale: F) {
+    for (sv, a) in s.iter_mut().zip(acc) {
+        *sv = *sv + scale * (*a + a_w * *sv);
     }
 }
 

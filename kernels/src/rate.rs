@@ -9,7 +9,7 @@
 //! the step returns [`KernelError::NonFinite`]; the weights then hold the non-finite values and
 //! the caller must reset them. Cost per step: `n_in * n_out` rule evaluations, no allocation.
 
-use crate::error::{check_len, finite_probe, KernelError};
+use crate::error::{check_len, finite_or, finite_probe, KernelError};
 use crate::rule::PlasticityRule;
 use num_traits::Float;
 
@@ -41,14 +41,7 @@ pub fn rate_forward<F: Float>(w: &[F], x: &[F], y: &mut [F]) -> Result<(), Kerne
         *yi = sigmoid(u);
         check = check + finite_probe(*yi);
     }
-    if check == F::zero() {
-        Ok(())
-    } else {
-        Err(KernelError::NonFinite {
-            what: "activity",
-            step: 0,
-        })
-    }
+    finite_or(check, "activity", 0)
 }
 
 /// `W_ij <- W_ij + eta * rule(x_j, y_i, W_ij)` for every synapse.
@@ -72,14 +65,7 @@ pub fn plasticity_update<F: Float, R: PlasticityRule<F>>(
             check = check + finite_probe(*wij);
         }
     }
-    if check == F::zero() {
-        Ok(())
-    } else {
-        Err(KernelError::NonFinite {
-            what: "weights",
-            step: 0,
-        })
-    }
+    finite_or(check, "weights", 0)
 }
 
 /// One step of the plastic layer: [`rate_forward`], then [`plasticity_update`] with the `y`

@@ -4,6 +4,17 @@
 //! `theta <- theta - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)` (Kingma & Ba 2015;
 //! the same update as optax.adam). The L1 subgradient `l1 * sign(theta)` is added to `g`.
 
+/// `l1 * sign(theta)`, with `sign(0) = 0`: the L1 penalty's subgradient.
+pub fn l1_subgradient(theta: f64, l1: f64) -> f64 {
+    if theta > 0.0 {
+        l1
+    } else if theta < 0.0 {
+        -l1
+    } else {
+        0.0
+    }
+}
+
 /// Adam state for a parameter vector.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Adam {
@@ -46,14 +57,7 @@ impl Adam {
             if !mask[k] {
                 continue;
             }
-            let sign = if params[k] > 0.0 {
-                1.0
-            } else if params[k] < 0.0 {
-                -1.0
-            } else {
-                0.0
-            };
-            let g = grad[k] + self.l1 * sign;
+            let g = grad[k] + l1_subgradient(params[k], self.l1);
             self.m[k] = self.beta1 * self.m[k] + (1.0 - self.beta1) * g;
             self.v[k] = self.beta2 * self.v[k] + (1.0 - self.beta2) * g * g;
             let mh = self.m[k] / c1;

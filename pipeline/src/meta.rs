@@ -19,7 +19,7 @@
 //! Random streams (substreams of the seed): 0 training data sets, 1 initial theta, 2 CMA-ES
 //! sampling, 3 held-out data sets.
 
-use crate::adam::Adam;
+use crate::adam::{l1_subgradient, Adam};
 use crate::cmaes::CmaEs;
 use crate::config::{GradientStep, MetaFunctionConfig, MetaLoss, MetaMethod, MetaTaskConfig};
 use crate::fit_rate::RunError;
@@ -452,15 +452,10 @@ impl Step {
             Step::Adam(a) => a.step(theta, grad, mask),
             Step::Momentum { lr, l1, velocity } => {
                 for k in 0..theta.len() {
-                    let sign = if theta[k] > 0.0 {
-                        1.0
-                    } else if theta[k] < 0.0 {
-                        -1.0
-                    } else {
-                        0.0
-                    };
-                    velocity[k] = 0.9 * velocity[k] + grad[k] + *l1 * sign;
-                    theta[k] -= *lr * velocity[k];
+                    if mask[k] {
+                        velocity[k] = 0.9 * velocity[k] + grad[k] + l1_subgradient(theta[k], *l1);
+                        theta[k] -= *lr * velocity[k];
+                    }
                 }
             }
         }
