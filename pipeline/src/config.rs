@@ -360,6 +360,10 @@ pub struct MetaOptimizerConfig {
     /// Initial coefficients `~ N(0, theta0_std^2)`.
     #[serde(default = "default_theta0_std")]
     pub theta0_std: NonNegative,
+    /// Explicit initial coefficients (27 for `pc1`, 54 for `subspace`: feedforward, then
+    /// lateral), for example a previous run's `theta`; replaces the random start.
+    #[serde(default)]
+    pub theta0: Option<Vec<Finite>>,
     /// CMA-ES population `lambda` (default 50).
     #[serde(default)]
     pub population: Option<Count>,
@@ -777,6 +781,18 @@ fn validate_meta(c: &MetaFunctionConfig) -> Result<(), (String, String)> {
         return bad("task.samples", "the data sets would be too large");
     }
     let o = &c.optimizer;
+    if let Some(t0) = &o.theta0 {
+        let want = if t.loss == MetaLoss::Pc1 { 27 } else { 54 };
+        if t0.len() != want {
+            return bad(
+                "optimizer.theta0",
+                format!(
+                    "must list {want} coefficients for this loss, got {}",
+                    t0.len()
+                ),
+            );
+        }
+    }
     match o.method {
         MetaMethod::Cmaes => {
             if o.lr.is_some() {

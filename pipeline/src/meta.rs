@@ -473,7 +473,11 @@ pub fn optimise(
     let l1 = cfg.l1.0;
     let o = &cfg.optimizer;
     let mut init_rng = master.substream(1);
-    let theta0: Vec<f64> = (0..p).map(|_| o.theta0_std.0 * init_rng.normal()).collect();
+    let random: Vec<f64> = (0..p).map(|_| o.theta0_std.0 * init_rng.normal()).collect();
+    let theta0: Vec<f64> = match &o.theta0 {
+        Some(t) => t.iter().map(|v| v.0).collect(),
+        None => random,
+    };
     let per_eval = task.datasets.len() as u64;
     let stop = o.stop_task_loss.map(|v| v.0);
     let mut h = MetaHistory::default();

@@ -445,6 +445,9 @@ evaluation:
     // CMA-ES: (1 + 3 * (6 + 1)) evaluations of 3 data sets; gradient: 3 + 1 evaluations.
     assert_eq!(metrics(&outs[0])["inner_simulations"].as_u64(), Some(66));
     assert_eq!(metrics(&outs[2])["inner_simulations"].as_u64(), Some(12));
+    let o = run(&["check", cfg.to_str().unwrap(), "optimizer.theta0=[1, 2]"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("must list 54"), "{}", text(&o));
     let bad = write(&d, "bad.yaml", &body.replace("n_out: 2", "n_out: 5"));
     let o = run(&["check", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
