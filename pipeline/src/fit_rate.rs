@@ -167,6 +167,8 @@ pub struct FitResult {
     pub theta_history: Vec<[f64; TAYLOR_TERMS]>,
     /// Mean training loss (MSE, without L1) during each epoch.
     pub loss_history: Vec<f64>,
+    /// Adam steps undone because a trajectory's weights then blew up (each halves the rate).
+    pub rejected_steps: usize,
 }
 
 /// Gradient work buffers for one method.
@@ -252,7 +254,8 @@ pub fn fit(
 }
 
 /// Adam: `epochs` passes, one step per trajectory in order, optional geometric learning-rate
-/// decay and L1 penalty.
+/// decay and L1 penalty. A step after which a trajectory's weights blow up is undone and the
+/// rate halved; the fit fails after [`MAX_CONSECUTIVE_REJECTIONS`] such steps in a row.
 fn fit_adam(
     cfg: &FitRateConfig,
     p: &Problem,
@@ -274,24 +277,46 @@ fn fit_adam(
         Some(f) if total_steps > 1.0 => (f.0 / cfg.fit.lr.0).powf(1.0 / (total_steps - 1.0)),
         _ => 1.0,
     };
+    // Theta before the last Adam step, to undo a step after which a trajectory blows up.
+    let mut before_step = rule.theta;
+    let mut rate_scale = 1.0;
+    let mut rejected_steps = 0;
+    let mut consecutive = 0;
     for epoch in 0..epochs {
-        let mut total = 0.0;
+        let (mut total, mut counted) = (0.0, 0usize);
         for k in 0..data.n {
             let (w0, x, yo) = data.parts(p, k, y_obs);
             let obs = Observation { x, y_obs: yo, mask };
-            let loss = bufs.compute(p, &rule, w0, &obs).map_err(|e| {
-                kernel_err(
-                    &format!(
-                        "fit diverged in epoch {epoch}, trajectory {k} (try a smaller fit.lr)"
-                    ),
-                    e,
-                )
-            })?;
-            total += loss;
-            adam.lr = cfg.fit.lr.0 * decay.powi((epoch * data.n + k) as i32);
-            adam.step(&mut rule.theta, &bufs.grad, &rule.mask);
+            match bufs.compute(p, &rule, w0, &obs) {
+                Ok(loss) => {
+                    consecutive = 0;
+                    total += loss;
+                    counted += 1;
+                    before_step = rule.theta;
+                    let step = (epoch * data.n + k) as i32;
+                    adam.lr = cfg.fit.lr.0 * decay.powi(step) * rate_scale;
+                    adam.step(&mut rule.theta, &bufs.grad, &rule.mask);
+                }
+                Err(e @ KernelError::NonFinite { .. }) => {
+                    // The last step made this trajectory's weights blow up: undo it, halve
+                    // the rate, go on with the next trajectory.
+                    rejected_steps += 1;
+                    consecutive += 1;
+                    if consecutive > MAX_CONSECUTIVE_REJECTIONS || rule.theta == before_step {
+                        return Err(kernel_err(
+                            &format!(
+                                "fit diverged in epoch {epoch}, trajectory {k}, after {rejected_steps} undone steps (try a smaller fit.lr)"
+                            ),
+                            e,
+                        ));
+                    }
+                    rule.theta = before_step;
+                    rate_scale *= 0.5;
+                }
+                Err(e) => return Err(kernel_err("gradient", e)),
+            }
         }
-        let mean = total / data.n as f64;
+        let mean = total / counted.max(1) as f64;
         loss_history.push(mean);
         theta_history.push(rule.theta);
         on_epoch(epoch, mean);
@@ -300,8 +325,12 @@ fn fit_adam(
         theta: rule.theta,
         theta_history,
         loss_history,
+        rejected_steps,
     })
 }
+
+/// Undone Adam steps in a row after which the fit gives up.
+pub const MAX_CONSECUTIVE_REJECTIONS: usize = 30;
 
 /// Mean loss, its gradient and the Gauss-Newton matrix of the mean loss
 /// (`(2 / (T sum m)) * mean_k J_k^T M J_k`), all 27 coefficients.
@@ -415,6 +444,7 @@ fn refine_gauss_newton(
         theta: rule.theta,
         theta_history,
         loss_history,
+        rejected_steps: 0,
     })
 }
 

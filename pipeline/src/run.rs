@@ -311,6 +311,7 @@ fn run_fit_rate(
         "r2_weights": main.evaluation.r2_weights,
         "r2_activity": main.evaluation.r2_activity,
         "final_loss": main.final_loss,
+        "rejected_steps": main.fit.rejected_steps,
         "identifiability": serde_json::to_value(&main.identifiability).unwrap_or(Value::Null),
     });
     if let Some(g) = &cfg.grid {

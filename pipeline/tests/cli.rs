@@ -168,6 +168,8 @@ fn missing_seed_is_drawn_and_written_back() {
     let d = tmp("seed");
     let cfg = write(&d, "s.yaml", &SMALL.replace("seed: 7\n", ""));
     let out = d.join("run");
+    // A tiny learning rate: whatever seed is drawn, theta stays near its start and the run
+    // cannot diverge.
     let o = run(&[
         "run",
         cfg.to_str().unwrap(),
@@ -176,6 +178,7 @@ fn missing_seed_is_drawn_and_written_back() {
         "--quiet",
         "fit.epochs=1",
         "fit.refine_iterations=0",
+        "fit.lr=1e-6",
     ]);
     assert!(o.status.success(), "{}", text(&o));
     let resolved = std::fs::read_to_string(out.join("config.yaml")).unwrap();
@@ -452,4 +455,28 @@ evaluation:
     let o = run(&["check", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("task.n_out"), "{}", text(&o));
+}
+
+/// With seed 63 the second epoch's Adam steps take the small problem's rule to where one
+/// trajectory's weights blow up; the step is undone and the rate halved, and the run
+/// completes (before the undo it failed with exit 1).
+#[test]
+fn a_step_into_blow_up_is_undone() {
+    let d = tmp("undo");
+    let cfg = write(&d, "u.yaml", &SMALL.replace("seed: 7", "seed: 63"));
+    let out = d.join("run");
+    let o = run(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+        "fit.epochs=2",
+        "fit.refine_iterations=0",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let m = metrics(&out);
+    assert_eq!(m["rejected_steps"].as_u64(), Some(1));
+    let theta: Vec<f64> = serde_json::from_value(m["theta"].clone()).unwrap();
+    assert!(theta.iter().all(|t| t.is_finite()));
 }
