@@ -297,19 +297,12 @@ pub fn loss_gradient_forward<F: Float, R: DifferentiableRule<F>>(
         // S <- S + eta (df/dtheta + f_y dy_i + f_w S);  W <- W + eta f
         let mut check = F::zero();
         for i in 0..n_out {
-            let yi = y[i];
-            let dyi = &dy[i * p..(i + 1) * p];
-            for (j, &xj) in xt.iter().enumerate() {
-                let k = i * n_in + j;
-                let wij = w[k];
-                let part = rule.partials(xj, yi, wij);
-                rule.param_gradient(xj, yi, wij, pbuf);
-                let s = &mut sens[k * p..(k + 1) * p];
-                for ((sk, fk), dk) in s.iter_mut().zip(pbuf.iter()).zip(dyi) {
-                    *sk = *sk + eta * (*fk + part.d_y * *dk + part.d_w * *sk);
-                }
-                w[k] = wij + eta * part.value;
-                check = check + finite_probe(w[k]);
+            let rows = i * n_in..(i + 1) * n_in;
+            let row_w = &mut w[rows.clone()];
+            let row_s = &mut sens[rows.start * p..rows.end * p];
+            rule.forward_row(eta, y[i], xt, row_w, row_s, &dy[i * p..(i + 1) * p], pbuf);
+            for wij in row_w.iter() {
+                check = check + finite_probe(*wij);
             }
         }
         finite_or(check, "weights", t)?;

@@ -61,6 +61,34 @@ pub trait DifferentiableRule<F: Float>: PlasticityRule<F> {
     /// Whether parameter `k` is trainable (a mask); a fit keeps the others fixed.
     fn is_trainable(&self, k: usize) -> bool;
 
+    /// One row of the forward-sensitivity pass (see [`crate::gradient`]): for each synapse `j`,
+    /// with `f` and its partials at `(x_j, y, w_j)`,
+    /// `s_j <- s_j + eta (df/dtheta + f_y dy + f_w s_j)` and `w_j <- w_j + eta f`. `s` holds
+    /// `P` sensitivities per synapse, synapse-major; `dy` is `dy/dtheta` of this row's neuron;
+    /// `pbuf` is `P` scratch. The default works per synapse; a rule may override it.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn forward_row(
+        &self,
+        eta: F,
+        y: F,
+        x: &[F],
+        w: &mut [F],
+        s: &mut [F],
+        dy: &[F],
+        pbuf: &mut [F],
+    ) {
+        let p = self.n_params();
+        for ((wj, &xj), sj) in w.iter_mut().zip(x).zip(s.chunks_exact_mut(p.max(1))) {
+            let part = self.partials(xj, y, *wj);
+            self.param_gradient(xj, y, *wj, pbuf);
+            for ((sk, fk), dk) in sj.iter_mut().zip(pbuf.iter()).zip(dy) {
+                *sk = *sk + eta * (*fk + part.d_y * *dk + part.d_w * *sk);
+            }
+            *wj = *wj + eta * part.value;
+        }
+    }
+
     /// One row of the adjoint pass (see [`crate::gradient`]): for each synapse `j` with
     /// `l = lambda_j != 0`, adds `eta l df/dtheta` to `grad`, sets
     /// `lambda_j = l (1 + eta f_w)`, and returns `sum_j l f_y`. The default works per synapse

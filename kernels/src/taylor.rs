@@ -252,6 +252,51 @@ impl<F: Float> DifferentiableRule<F> for TaylorRule<F> {
         self.mask.get(k).copied().unwrap_or(false)
     }
 
+    /// Factored by row: `f`, `f_y`, `f_w` from the 9 row coefficients, and
+    /// `s_k <- (1 + eta f_w) s_k + eta x^a y^b w^c + eta f_y dy_k` with `eta y^b` per row and
+    /// `x^a w^c` per synapse.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn forward_row(
+        &self,
+        eta: F,
+        y: F,
+        x: &[F],
+        w: &mut [F],
+        s: &mut [F],
+        dy: &[F],
+        _pbuf: &mut [F],
+    ) {
+        let (b, by) = self.row_coefficients(y);
+        let (py, _) = powers(y);
+        let epy = [eta * py[0], eta * py[1], eta * py[2]];
+        let two = F::one() + F::one();
+        for ((wj, &xj), sj) in w.iter_mut().zip(x).zip(s.chunks_exact_mut(TAYLOR_TERMS)) {
+            let wv = *wj;
+            let (x2, w2) = (xj * xj, wv * wv);
+            let g0 = b[0][0] + b[1][0] * xj + b[2][0] * x2;
+            let g1 = b[0][1] + b[1][1] * xj + b[2][1] * x2;
+            let g2 = b[0][2] + b[1][2] * xj + b[2][2] * x2;
+            let gy0 = by[0][0] + by[1][0] * xj + by[2][0] * x2;
+            let gy1 = by[0][1] + by[1][1] * xj + by[2][1] * x2;
+            let gy2 = by[0][2] + by[1][2] * xj + by[2][2] * x2;
+            let alpha = F::one() + eta * (g1 + two * wv * g2);
+            let beta = eta * (gy0 + gy1 * wv + gy2 * w2);
+            let px = [F::one(), xj, x2];
+            let pw = [F::one(), wv, w2];
+            for a in 0..3 {
+                for bb in 0..3 {
+                    let e = px[a] * epy[bb];
+                    for c in 0..3 {
+                        let k = 9 * a + 3 * bb + c;
+                        sj[k] = alpha * sj[k] + e * pw[c] + beta * dy[k];
+                    }
+                }
+            }
+            *wj = wv + eta * (g0 + wv * (g1 + wv * g2));
+        }
+    }
+
     #[inline]
     fn adjoint_row(&self, eta: F, y: F, x: &[F], w: &[F], lambda: &mut [F], grad: &mut [F]) -> F {
         let (b, by) = self.row_coefficients(y);
@@ -416,6 +461,18 @@ mod tests {
             let pairs = || x.iter().copied().zip(w.iter().copied());
             let (sf, sp) = (fast.dw_sum(pairs(), y), plain.dw_sum(pairs(), y));
             prop_assert!((sf - sp).abs() <= 1e-11 * (1.0 + sp.abs()), "{sf} {sp}");
+            // Forward rows: sensitivities and weights.
+            let n = x.len();
+            let s0: std::vec::Vec<f64> = (0..n * 27).map(|k| ((k * 13 % 7) as f64 - 3.0) / 7.0).collect();
+            let dy: std::vec::Vec<f64> = (0..27).map(|k| ((k * 5 % 9) as f64 - 4.0) / 9.0).collect();
+            let (mut sf, mut sp) = (s0.clone(), s0);
+            let (mut wf2, mut wp2) = (w.clone(), w.clone());
+            let mut pbuf = [0.0; 27];
+            fast.forward_row(eta, y, &x, &mut wf2, &mut sf, &dy, &mut pbuf);
+            plain.forward_row(eta, y, &x, &mut wp2, &mut sp, &dy, &mut pbuf);
+            for (a, b) in sf.iter().zip(&sp).chain(wf2.iter().zip(&wp2)) {
+                prop_assert!((a - b).abs() <= 1e-11 * (1.0 + b.abs()), "{a} {b}");
+            }
             let (mut lf, mut lp) = (l.clone(), l.clone());
             let (mut gf, mut gp) = ([0.5; 27], [0.5; 27]);
             let af = fast.adjoint_row(eta, y, &x, &w, &mut lf, &mut gf);
