@@ -318,10 +318,6 @@ pub fn loss_gradient_forward<F: Float, R: DifferentiableRule<F>>(
     Ok(loss)
 }
 
-/// Simulates a trajectory and writes activities and (optionally) weights; see
-/// [`crate::rate::simulate`]. Re-exported here for callers of the gradient functions.
-pub use crate::rate::simulate as simulate_trajectory;
-
 #[cfg(test)]
 mod tests {
     use super::*;
