@@ -670,15 +670,18 @@ fn yaml_error(e: &serde_saphyr::Error, text: &str, file: &str) -> ConfigError {
         None => raw,
     };
     // A bad scalar: quote what was written there.
-    let problem = if problem.starts_with("invalid u64") || problem.starts_with("invalid f64") {
+    let is_int = problem.starts_with("invalid u64");
+    let is_float =
+        problem.starts_with("invalid f64") || problem.starts_with("invalid floating point");
+    let problem = if is_int || is_float {
         let written = text
             .lines()
             .nth(line.saturating_sub(1))
             .and_then(|l| l.get(col.saturating_sub(1)..))
             .map(|s| s.split(" #").next().unwrap_or("").trim().to_string())
             .unwrap_or_default();
-        let want = if problem.contains("u64") {
-            "a whole number >= 1"
+        let want = if is_int {
+            "a non-negative whole number"
         } else {
             "a number"
         };
@@ -687,6 +690,16 @@ fn yaml_error(e: &serde_saphyr::Error, text: &str, file: &str) -> ConfigError {
         problem.replacen("value must be", "must be", 1)
     };
     let mut field = path_at(text, line);
+    // A missing field is reported at the last key of its mapping: name the field itself.
+    if let Some(k) = problem
+        .strip_prefix("missing field `")
+        .and_then(|s| s.split('`').next())
+    {
+        field = match field.rsplit_once('.') {
+            Some((parent, _)) => format!("{parent}.{k}"),
+            None => k.to_string(),
+        };
+    }
     // For an unknown key, the message names it; make sure the path ends with it.
     if let Some(k) = problem
         .strip_prefix("unknown field `")
