@@ -15,8 +15,8 @@ pub fn l1_subgradient(theta: f64, l1: f64) -> f64 {
     }
 }
 
-/// Adam state for a parameter vector.
-#[derive(Debug, Clone, PartialEq)]
+/// Adam state for a parameter vector (serialisable, so a fit can be checkpointed).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Adam {
     /// Learning rate.
     pub lr: f64,

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 
 const USAGE: &str = "usage:
   synplast run EXPERIMENT.yaml [--out DIR] [--force] [--quiet] [key.path=value ...]
+  synplast run --resume DIR [--quiet]
   synplast check EXPERIMENT.yaml [key.path=value ...]
   synplast list
   synplast --version";
@@ -46,6 +47,7 @@ struct Parsed {
     out: Option<PathBuf>,
     force: bool,
     quiet: bool,
+    resume: bool,
     overrides: Vec<String>,
 }
 
@@ -55,6 +57,7 @@ fn parse(args: &[String], allow_run_flags: bool) -> Result<Parsed, String> {
         out: None,
         force: false,
         quiet: false,
+        resume: false,
         overrides: Vec::new(),
     };
     let mut file = None;
@@ -66,6 +69,12 @@ fn parse(args: &[String], allow_run_flags: bool) -> Result<Parsed, String> {
                 p.out = Some(PathBuf::from(d));
             }
             "--force" if allow_run_flags => p.force = true,
+            "--resume" if allow_run_flags => {
+                let d = it.next().ok_or("--resume needs a run directory")?;
+                p.resume = true;
+                p.out = Some(PathBuf::from(d));
+                file = Some(PathBuf::from(d).join("config.yaml"));
+            }
             "--quiet" | "-q" if allow_run_flags => p.quiet = true,
             s if s.starts_with('-') => return Err(format!("unknown option `{s}`")),
             s if s.contains('=') && file.is_some() => p.overrides.push(s.to_string()),
@@ -78,6 +87,9 @@ fn parse(args: &[String], allow_run_flags: bool) -> Result<Parsed, String> {
         }
     }
     p.file = file.ok_or("missing EXPERIMENT.yaml")?;
+    if p.resume && (p.force || !p.overrides.is_empty()) {
+        return Err("--resume continues a run as it was: no --force, no overrides".into());
+    }
     Ok(p)
 }
 
@@ -141,6 +153,7 @@ fn cmd_run(args: &[String]) -> i32 {
             .chain(std::iter::once("run".to_string()))
             .chain(args.iter().cloned())
             .collect(),
+        resume: p.resume,
     };
     run_experiment(exp, &opts)
 }

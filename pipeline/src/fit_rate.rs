@@ -17,7 +17,7 @@ use crate::config::{teacher_theta, trainable_mask, FitRateConfig, GradientMethod
 use crate::linalg::{solve_spd, symmetric_eigen};
 use crate::metrics::R2;
 use crate::rng::Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use synplast_kernels::gradient::{
     adjoint_scratch_len, forward_scratch_len, loss_gradient_adjoint, loss_gradient_forward,
     loss_scratch_len, trajectory_loss, Observation, Shape,
@@ -28,11 +28,34 @@ use synplast_kernels::{KernelError, TaylorRule};
 
 /// A failure while running (exit code 1).
 #[derive(Debug, Clone, PartialEq)]
-pub struct RunError(pub String);
+pub struct RunError {
+    /// What happened.
+    pub message: String,
+    /// True when the run stopped because it was asked to (Ctrl-C), not because it failed.
+    pub interrupted: bool,
+}
+
+impl RunError {
+    /// A failure with a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            interrupted: false,
+        }
+    }
+
+    /// A requested stop.
+    pub fn interrupted() -> Self {
+        Self {
+            message: "interrupted".into(),
+            interrupted: true,
+        }
+    }
+}
 
 impl std::fmt::Display for RunError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
@@ -90,7 +113,7 @@ pub struct Dataset {
 }
 
 fn kernel_err(context: &str, e: KernelError) -> RunError {
-    RunError(format!("{context}: {e}"))
+    RunError::new(format!("{context}: {e}"))
 }
 
 impl Dataset {
@@ -223,9 +246,86 @@ impl GradientBuffers {
     }
 }
 
+/// The whole state of a fit between two epochs or iterations: enough to continue it to the
+/// same bits (the data are regenerated from the seed). Written as `checkpoint-<cell>.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FitCheckpoint {
+    /// Adam epochs completed.
+    pub adam_epochs_done: usize,
+    /// Levenberg-Marquardt iterations completed.
+    pub lm_iterations_done: usize,
+    /// Whether the refinement has stopped (converged, or no step lowered the loss).
+    pub lm_finished: bool,
+    /// Current coefficients.
+    pub theta: [f64; TAYLOR_TERMS],
+    /// Coefficients before the last Adam step.
+    pub before_step: [f64; TAYLOR_TERMS],
+    /// Learning-rate factor from undone steps.
+    pub rate_scale: f64,
+    /// Undone Adam steps so far.
+    pub rejected_steps: usize,
+    /// Undone Adam steps in a row.
+    pub consecutive: usize,
+    /// Adam's moments and step count.
+    pub adam: Adam,
+    /// Levenberg-Marquardt damping.
+    pub lm_mu: f64,
+    /// Coefficients at the start and after every epoch and iteration.
+    pub theta_history: Vec<[f64; TAYLOR_TERMS]>,
+    /// Mean training loss of every epoch and iteration.
+    pub loss_history: Vec<f64>,
+}
+
+impl FitCheckpoint {
+    /// The state before the first epoch.
+    pub fn start(cfg: &FitRateConfig, theta: [f64; TAYLOR_TERMS]) -> Self {
+        Self {
+            adam_epochs_done: 0,
+            lm_iterations_done: 0,
+            lm_finished: false,
+            theta,
+            before_step: theta,
+            rate_scale: 1.0,
+            rejected_steps: 0,
+            consecutive: 0,
+            adam: Adam::new(TAYLOR_TERMS, cfg.fit.lr.0, cfg.fit.l1.0),
+            lm_mu: 1e-3,
+            theta_history: vec![theta],
+            loss_history: Vec::new(),
+        }
+    }
+}
+
+/// How a fit reports progress, saves its state, and where it starts.
+pub struct FitControl<'a> {
+    /// Called after each epoch and iteration with its index and mean loss.
+    pub on_epoch: &'a mut dyn FnMut(usize, f64),
+    /// Offered the state after each epoch and iteration (a checkpoint); the flag is true when
+    /// it must be written now (the run is stopping), false when it may skip it.
+    pub save: &'a mut dyn FnMut(&FitCheckpoint, bool) -> Result<(), RunError>,
+    /// Whether to stop (after saving) at the next epoch or iteration boundary.
+    pub stop: &'a dyn Fn() -> bool,
+    /// A saved state to continue from.
+    pub resume: Option<FitCheckpoint>,
+}
+
+impl FitControl<'_> {
+    fn after_step(&mut self, st: &FitCheckpoint) -> Result<(), RunError> {
+        let k = st.loss_history.len().saturating_sub(1);
+        (self.on_epoch)(k, st.loss_history.last().copied().unwrap_or(f64::NAN));
+        let stopping = (self.stop)();
+        (self.save)(st, stopping)?;
+        if stopping {
+            return Err(RunError::interrupted());
+        }
+        Ok(())
+    }
+}
+
 /// Fits the student's coefficients: Adam epochs, then the configured Levenberg-Marquardt
-/// iterations. `on_epoch(k, mean_loss)` is called after each epoch and iteration; the
-/// histories hold one row per epoch, then one per accepted iteration.
+/// iterations, from the start or from `ctl.resume`. The histories hold one row per epoch,
+/// then one per accepted iteration.
+#[allow(clippy::too_many_arguments)]
 pub fn fit(
     cfg: &FitRateConfig,
     p: &Problem,
@@ -233,100 +333,92 @@ pub fn fit(
     y_obs: &[f64],
     mask: &[f64],
     init: TaylorRule<f64>,
-    on_epoch: &mut dyn FnMut(usize, f64),
+    ctl: &mut FitControl<'_>,
 ) -> Result<FitResult, RunError> {
-    let mut r = fit_adam(cfg, p, data, y_obs, mask, init, on_epoch)?;
+    let mut st = ctl
+        .resume
+        .take()
+        .unwrap_or_else(|| FitCheckpoint::start(cfg, init.theta));
+    fit_adam(cfg, p, data, y_obs, mask, init.mask, &mut st, ctl)?;
     let refine = cfg.fit.refine_iterations as usize;
-    if refine > 0 {
-        let start = TaylorRule {
-            theta: r.theta,
-            mask: init.mask,
-        };
-        let epochs = r.loss_history.len();
-        let lm = refine_gauss_newton(p, data, y_obs, mask, start, refine, &mut |it, l| {
-            on_epoch(epochs + it, l)
-        })?;
-        r.theta = lm.theta;
-        r.theta_history.extend(lm.theta_history.into_iter().skip(1));
-        r.loss_history.extend(lm.loss_history);
+    if refine > 0 && !st.lm_finished {
+        refine_gauss_newton(p, data, y_obs, mask, init.mask, refine, &mut st, ctl)?;
     }
-    Ok(r)
+    Ok(FitResult {
+        theta: st.theta,
+        theta_history: st.theta_history,
+        loss_history: st.loss_history,
+        rejected_steps: st.rejected_steps,
+    })
 }
 
 /// Adam: `epochs` passes, one step per trajectory in order, optional geometric learning-rate
 /// decay and L1 penalty. A step after which a trajectory's weights blow up is undone and the
 /// rate halved; the fit fails after [`MAX_CONSECUTIVE_REJECTIONS`] such steps in a row.
+#[allow(clippy::too_many_arguments)]
 fn fit_adam(
     cfg: &FitRateConfig,
     p: &Problem,
     data: &Dataset,
     y_obs: &[f64],
     mask: &[f64],
-    init: TaylorRule<f64>,
-    on_epoch: &mut dyn FnMut(usize, f64),
-) -> Result<FitResult, RunError> {
-    let mut rule = init;
+    trainable: [bool; TAYLOR_TERMS],
+    st: &mut FitCheckpoint,
+    ctl: &mut FitControl<'_>,
+) -> Result<(), RunError> {
     let mut bufs = GradientBuffers::new(p, cfg.fit.gradient)?;
-    let mut adam = Adam::new(TAYLOR_TERMS, cfg.fit.lr.0, cfg.fit.l1.0);
     let epochs = cfg.fit.epochs.get();
-    let mut theta_history = Vec::with_capacity(epochs + 1);
-    let mut loss_history = Vec::with_capacity(epochs);
-    theta_history.push(rule.theta);
     let total_steps = (epochs * data.n) as f64;
     let decay = match cfg.fit.lr_final {
         Some(f) if total_steps > 1.0 => (f.0 / cfg.fit.lr.0).powf(1.0 / (total_steps - 1.0)),
         _ => 1.0,
     };
-    // Theta before the last Adam step, to undo a step after which a trajectory blows up.
-    let mut before_step = rule.theta;
-    let mut rate_scale = 1.0;
-    let mut rejected_steps = 0;
-    let mut consecutive = 0;
-    for epoch in 0..epochs {
+    while st.adam_epochs_done < epochs {
+        let epoch = st.adam_epochs_done;
         let (mut total, mut counted) = (0.0, 0usize);
         for k in 0..data.n {
             let (w0, x, yo) = data.parts(p, k, y_obs);
             let obs = Observation { x, y_obs: yo, mask };
+            let rule = TaylorRule {
+                theta: st.theta,
+                mask: trainable,
+            };
             match bufs.compute(p, &rule, w0, &obs) {
                 Ok(loss) => {
-                    consecutive = 0;
+                    st.consecutive = 0;
                     total += loss;
                     counted += 1;
-                    before_step = rule.theta;
+                    st.before_step = st.theta;
                     let step = (epoch * data.n + k) as i32;
-                    adam.lr = cfg.fit.lr.0 * decay.powi(step) * rate_scale;
-                    adam.step(&mut rule.theta, &bufs.grad, &rule.mask);
+                    st.adam.lr = cfg.fit.lr.0 * decay.powi(step) * st.rate_scale;
+                    st.adam.step(&mut st.theta, &bufs.grad, &trainable);
                 }
                 Err(e @ KernelError::NonFinite { .. }) => {
                     // The last step made this trajectory's weights blow up: undo it, halve
                     // the rate, go on with the next trajectory.
-                    rejected_steps += 1;
-                    consecutive += 1;
-                    if consecutive > MAX_CONSECUTIVE_REJECTIONS || rule.theta == before_step {
+                    st.rejected_steps += 1;
+                    st.consecutive += 1;
+                    if st.consecutive > MAX_CONSECUTIVE_REJECTIONS || st.theta == st.before_step {
                         return Err(kernel_err(
                             &format!(
-                                "fit diverged in epoch {epoch}, trajectory {k}, after {rejected_steps} undone steps (try a smaller fit.lr)"
+                                "fit diverged in epoch {epoch}, trajectory {k}, after {} undone steps (try a smaller fit.lr)",
+                                st.rejected_steps
                             ),
                             e,
                         ));
                     }
-                    rule.theta = before_step;
-                    rate_scale *= 0.5;
+                    st.theta = st.before_step;
+                    st.rate_scale *= 0.5;
                 }
                 Err(e) => return Err(kernel_err("gradient", e)),
             }
         }
-        let mean = total / counted.max(1) as f64;
-        loss_history.push(mean);
-        theta_history.push(rule.theta);
-        on_epoch(epoch, mean);
+        st.loss_history.push(total / counted.max(1) as f64);
+        st.theta_history.push(st.theta);
+        st.adam_epochs_done += 1;
+        ctl.after_step(st)?;
     }
-    Ok(FitResult {
-        theta: rule.theta,
-        theta_history,
-        loss_history,
-        rejected_steps,
-    })
+    Ok(())
 }
 
 /// Undone Adam steps in a row after which the fit gives up.
@@ -373,19 +465,24 @@ fn gauss_newton_system(
 /// Gauss-Newton matrix `H`; accept `d` if the loss falls (then `mu /= 3`), else `mu *= 4` and
 /// retry. Stops after `iterations`, or early when no step lowers the loss or the loss falls
 /// by less than a relative 1e-9.
+#[allow(clippy::too_many_arguments)]
 fn refine_gauss_newton(
     p: &Problem,
     data: &Dataset,
     y_obs: &[f64],
     mask: &[f64],
-    init: TaylorRule<f64>,
+    trainable: [bool; TAYLOR_TERMS],
     iterations: usize,
-    on_epoch: &mut dyn FnMut(usize, f64),
-) -> Result<FitResult, RunError> {
+    st: &mut FitCheckpoint,
+    ctl: &mut FitControl<'_>,
+) -> Result<(), RunError> {
     let n = TAYLOR_TERMS;
-    let idx: Vec<usize> = (0..n).filter(|&k| init.mask[k]).collect();
+    let idx: Vec<usize> = (0..n).filter(|&k| trainable[k]).collect();
     let m = idx.len();
-    let mut rule = init;
+    let rule_of = |theta: [f64; TAYLOR_TERMS]| TaylorRule {
+        theta,
+        mask: trainable,
+    };
     let mut scratch = vec![
         0.0;
         forward_scratch_len(p.shape, n)
@@ -395,12 +492,9 @@ fn refine_gauss_newton(
         gauss_newton_system(p, rule, data, y_obs, mask, scratch)
             .map_err(|e| kernel_err("Gauss-Newton system at the initial or an accepted theta", e))
     };
-    let (mut loss, mut g, mut h) = system(&rule, &mut scratch)?;
+    let (mut loss, mut g, mut h) = system(&rule_of(st.theta), &mut scratch)?;
     let diag = |h: &[f64]| -> Vec<f64> { idx.iter().map(|&i| h[i * n + i].max(1e-300)).collect() };
-    let mut mu = 1e-3;
-    let mut theta_history = vec![rule.theta];
-    let mut loss_history = Vec::new();
-    for it in 0..iterations {
+    while st.lm_iterations_done < iterations {
         let d = diag(&h);
         let rhs: Vec<f64> = idx.iter().map(|&i| -g[i]).collect();
         let mut accepted = None;
@@ -410,42 +504,43 @@ fn refine_gauss_newton(
                 for (c, &j) in idx.iter().enumerate() {
                     a[r * m + c] = h[i * n + j];
                 }
-                a[r * m + r] += mu * d[r];
+                a[r * m + r] += st.lm_mu * d[r];
             }
             if let Some(step) = solve_spd(&a, &rhs, m) {
-                let mut cand = rule;
+                let mut cand = st.theta;
                 for (r, &i) in idx.iter().enumerate() {
-                    cand.theta[i] += step[r];
+                    cand[i] += step[r];
                 }
                 // A candidate that blows up counts as a worse loss.
-                if let Ok(l) = mean_loss(p, &cand, data, y_obs, mask) {
+                if let Ok(l) = mean_loss(p, &rule_of(cand), data, y_obs, mask) {
                     if l < loss {
                         accepted = Some(cand);
-                        mu = (mu / 3.0).max(1e-12);
+                        st.lm_mu = (st.lm_mu / 3.0).max(1e-12);
                         break;
                     }
                 }
             }
-            mu *= 4.0;
+            st.lm_mu *= 4.0;
         }
-        let Some(next) = accepted else { break };
-        rule = next;
+        let Some(next) = accepted else {
+            st.lm_finished = true;
+            (ctl.save)(st, false)?;
+            break;
+        };
+        st.theta = next;
         let previous = loss;
-        (loss, g, h) = system(&rule, &mut scratch)?;
-        theta_history.push(rule.theta);
-        loss_history.push(loss);
-        on_epoch(it, loss);
+        (loss, g, h) = system(&rule_of(st.theta), &mut scratch)?;
+        st.theta_history.push(st.theta);
+        st.loss_history.push(loss);
+        st.lm_iterations_done += 1;
         // Converged: the loss no longer falls beyond rounding.
-        if previous - loss <= 1e-9 * previous {
+        st.lm_finished = previous - loss <= 1e-9 * previous;
+        ctl.after_step(st)?;
+        if st.lm_finished {
             break;
         }
     }
-    Ok(FitResult {
-        theta: rule.theta,
-        theta_history,
-        loss_history,
-        rejected_steps: 0,
-    })
+    Ok(())
 }
 
 /// Mean trajectory loss (MSE, no L1) of `rule` on a data set.
@@ -697,12 +792,12 @@ pub fn run_cell(
     prep: &Prepared,
     noise_scale: f64,
     observed_fraction: f64,
-    on_epoch: &mut dyn FnMut(usize, f64),
+    ctl: &mut FitControl<'_>,
 ) -> Result<CellResult, RunError> {
     let p = &prep.problem;
     let y_obs = prep.train.observed(noise_scale);
     let mask = observation_mask(p.shape.n_out, observed_fraction, &mut prep.mask_rng.clone());
-    let fit = fit(cfg, p, &prep.train, &y_obs, &mask, prep.init, on_epoch)?;
+    let fit = fit(cfg, p, &prep.train, &y_obs, &mask, prep.init, ctl)?;
     let student = TaylorRule {
         theta: fit.theta,
         mask: prep.init.mask,

@@ -20,6 +20,7 @@ pub mod cli;
 pub mod cmaes;
 pub mod config;
 pub mod fit_rate;
+pub mod interrupt;
 pub mod io;
 pub mod linalg;
 pub mod meta;

@@ -343,7 +343,7 @@ pub fn task_loss_and_gradient(
     let mut blown = 0;
     let mut grad = vec![0.0; task.n_params()];
     for r in per {
-        let (inner, g) = r.map_err(|e| RunError(format!("inner-loop sensitivities: {e}")))?;
+        let (inner, g) = r.map_err(|e| RunError::new(format!("inner-loop sensitivities: {e}")))?;
         loss += inner.loss / n;
         blown += usize::from(inner.blown_at.is_some());
         for (a, b) in grad.iter_mut().zip(&g) {
@@ -502,6 +502,9 @@ pub fn optimise(
                 sims += per_eval;
                 h.push(&mean, task_loss(task, &mean), l1, sims);
                 on_iteration(k, *h.objective.last().unwrap_or(&f64::NAN));
+                if crate::interrupt::requested() {
+                    return Err(RunError::interrupted());
+                }
             }
         }
         MetaMethod::Gradient => {
@@ -533,6 +536,9 @@ pub fn optimise(
                 }
                 step.apply(&mut theta, &grad, &mask);
                 on_iteration(k, *h.objective.last().unwrap_or(&f64::NAN));
+                if crate::interrupt::requested() {
+                    return Err(RunError::interrupted());
+                }
             }
             sims += per_eval;
             h.push(&theta, task_loss(task, &theta), l1, sims);

@@ -5,7 +5,7 @@
 //! bytes for identical config and seed), plus `.npy`, `.csv` and `.svg` artifacts.
 
 use crate::config::{Experiment, FitRateConfig, MetaFunctionConfig, MetaLoss};
-use crate::fit_rate::{self, CellResult, RunError};
+use crate::fit_rate::{self, CellResult, FitCheckpoint, FitControl, RunError};
 use crate::io::{csv_bytes, npy_bytes, write_atomic};
 use crate::meta;
 use crate::plot::{heat_map, line_chart, Series};
@@ -29,6 +29,8 @@ pub struct RunOptions {
     pub config_file: String,
     /// The command line, for `meta.json`.
     pub command: Vec<String>,
+    /// Continue the interrupted run in `out` from its checkpoints.
+    pub resume: bool,
 }
 
 /// UTC date-time of a Unix time, `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days, proleptic
@@ -140,7 +142,8 @@ fn prepare_dir(
 /// Writes a file of the run, with the path in the error.
 fn put(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), RunError> {
     let p = dir.join(name);
-    write_atomic(&p, bytes).map_err(|e| RunError(format!("{}: cannot write: {e}", p.display())))
+    write_atomic(&p, bytes)
+        .map_err(|e| RunError::new(format!("{}: cannot write: {e}", p.display())))
 }
 
 fn pretty(v: &Value) -> Vec<u8> {
@@ -157,24 +160,46 @@ pub fn run_experiment(mut exp: Experiment, opts: &RunOptions) -> i32 {
     exp.fill_defaults();
     let started = now_secs();
     let clock = Instant::now();
-    let dir = match prepare_dir(&exp, opts, started) {
-        Ok(d) => d,
-        Err((code, msg)) => {
-            eprintln!("synplast: {msg}");
-            return code;
+    crate::interrupt::install();
+    let (dir, mut meta) = if opts.resume {
+        match resume_dir(&exp, opts) {
+            Ok(v) => v,
+            Err((code, msg)) => {
+                eprintln!("synplast: {msg}");
+                return code;
+            }
         }
+    } else {
+        let dir = match prepare_dir(&exp, opts, started) {
+            Ok(d) => d,
+            Err((code, msg)) => {
+                eprintln!("synplast: {msg}");
+                return code;
+            }
+        };
+        let meta = json!({
+            "synplast_version": env!("CARGO_PKG_VERSION"),
+            "git_commit": option_env!("SYNPLAST_GIT_COMMIT").filter(|s| !s.is_empty()),
+            "config_file": opts.config_file,
+            "config_hash": exp.hash(),
+            "command": opts.command,
+            "started_utc": utc_string(started),
+            "status": "running",
+        });
+        (dir, meta)
     };
-    let mut meta = json!({
-        "synplast_version": env!("CARGO_PKG_VERSION"),
-        "git_commit": option_env!("SYNPLAST_GIT_COMMIT").filter(|s| !s.is_empty()),
-        "config_file": opts.config_file,
-        "config_hash": exp.hash(),
-        "command": opts.command,
-        "started_utc": utc_string(started),
-        "status": "running",
-    });
-    let first = put(&dir, "config.yaml", exp.to_yaml().as_bytes())
-        .and_then(|_| put(&dir, "meta.json", &pretty(&meta)));
+    if opts.resume {
+        meta["status"] = json!("running");
+        let mut resumed = meta["resumed_utc"].as_array().cloned().unwrap_or_default();
+        resumed.push(json!(utc_string(started)));
+        meta["resumed_utc"] = json!(resumed);
+    }
+    let first = if opts.resume {
+        put(&dir, "meta.json", &pretty(&meta))
+    } else {
+        put(&dir, "config.yaml", exp.to_yaml().as_bytes())
+            .and_then(|_| put(&dir, "meta.json", &pretty(&meta)))
+    };
     let result = first.and_then(|_| match &exp {
         Experiment::FitRate(c) => run_fit_rate(c, &exp, &dir, opts),
         Experiment::MetaFunction(c) => run_meta(c, &exp, &dir, opts),
@@ -184,13 +209,26 @@ pub fn run_experiment(mut exp: Experiment, opts: &RunOptions) -> i32 {
     let code = match &result {
         Ok(summary) => {
             meta["status"] = json!("ok");
+            meta.as_object_mut().map(|m| m.remove("error"));
             println!("{summary}");
             println!("run directory: {}", dir.display());
             0
         }
+        Err(e) if e.interrupted => {
+            meta["status"] = json!("interrupted");
+            let resumable = matches!(exp, Experiment::FitRate(_));
+            eprintln!(
+                "synplast: interrupted; the run directory is valid: {}",
+                dir.display()
+            );
+            if resumable {
+                eprintln!("continue with: synplast run --resume {}", dir.display());
+            }
+            130
+        }
         Err(e) => {
             meta["status"] = json!("failed");
-            meta["error"] = json!(e.0);
+            meta["error"] = json!(e.message);
             eprintln!("synplast: run failed: {e}");
             eprintln!("run directory (partial): {}", dir.display());
             1
@@ -201,6 +239,68 @@ pub fn run_experiment(mut exp: Experiment, opts: &RunOptions) -> i32 {
         return 1;
     }
     code
+}
+
+/// Checks that `opts.out` holds an unfinished run of this very config; returns its directory
+/// and `meta.json`.
+fn resume_dir(exp: &Experiment, opts: &RunOptions) -> Result<(PathBuf, Value), (i32, String)> {
+    let dir = opts
+        .out
+        .clone()
+        .ok_or((2, "--resume needs the run directory".to_string()))?;
+    let meta_path = dir.join("meta.json");
+    let meta: Value = std::fs::read(&meta_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or((
+            2,
+            format!(
+                "{}: not a synplast run directory (no readable meta.json)",
+                dir.display()
+            ),
+        ))?;
+    if !matches!(exp, Experiment::FitRate(_)) {
+        return Err((
+            2,
+            format!(
+                "{}: only fit_rate runs can be resumed; run this experiment again",
+                dir.display()
+            ),
+        ));
+    }
+    match meta["status"].as_str() {
+        Some("ok") => return Err((2, format!("{}: this run already finished", dir.display()))),
+        Some("interrupted" | "running" | "failed") => {}
+        other => {
+            return Err((
+                2,
+                format!("{}: unknown status {other:?} in meta.json", dir.display()),
+            ))
+        }
+    }
+    if meta["config_hash"].as_str() != Some(exp.hash().as_str()) {
+        return Err((
+            2,
+            format!(
+                "{}: config.yaml does not match the run's config hash; it was edited",
+                dir.display()
+            ),
+        ));
+    }
+    Ok((dir, meta))
+}
+
+/// Seconds between checkpoint writes: `SYNPLAST_CHECKPOINT_SECONDS`, default 2.
+pub fn checkpoint_seconds() -> f64 {
+    std::env::var("SYNPLAST_CHECKPOINT_SECONDS")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .unwrap_or(2.0)
+}
+
+fn checkpoint_name(cell: usize) -> String {
+    format!("checkpoint-{cell}.json")
 }
 
 fn cell_json(c: &CellResult) -> Value {
@@ -237,9 +337,12 @@ fn run_fit_rate(
     }
     let epochs = cfg.fit.epochs.get() + cfg.fit.refine_iterations as usize;
     let progress = Progress::new(epochs * cells.len(), "epochs", opts.quiet);
-    let results = run_cells(cfg, &prep, &cells, &progress);
+    let results = run_cells(cfg, &prep, &cells, &progress, dir, opts.resume);
     progress.finish();
     let mut results = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+    for i in 0..cells.len() {
+        let _ = std::fs::remove_file(dir.join(checkpoint_name(i)));
+    }
     let main = results.remove(0);
     let target = prep.teacher.theta;
 
@@ -441,14 +544,61 @@ fn summary(c: &CellResult, target: &[f64; TAYLOR_TERMS]) -> String {
 }
 
 /// Fits the cells, in parallel over the machine's cores; results in the order of `cells`.
+/// Cell `i` saves its state to `checkpoint-<i>.json` after every epoch and iteration, and with
+/// `resume` starts from it when it exists.
 fn run_cells(
     cfg: &FitRateConfig,
     prep: &fit_rate::Prepared,
     cells: &[(f64, f64)],
     progress: &Progress,
+    dir: &Path,
+    resume: bool,
 ) -> Vec<Result<CellResult, RunError>> {
-    crate::parallel::map(cells, |&(n, f)| {
-        fit_rate::run_cell(cfg, prep, n, f, &mut |_, l| progress.tick(1, Some(l)))
+    let indexed: Vec<(usize, (f64, f64))> = cells.iter().copied().enumerate().collect();
+    crate::parallel::map(&indexed, |&(i, (n, f))| {
+        let name = checkpoint_name(i);
+        let saved = if resume {
+            match std::fs::read(dir.join(&name)) {
+                Ok(b) => Some(serde_json::from_slice::<FitCheckpoint>(&b).map_err(|e| {
+                    RunError::new(format!(
+                        "{}: unreadable checkpoint: {e}",
+                        dir.join(&name).display()
+                    ))
+                })?),
+                Err(_) => None,
+            }
+        } else {
+            None
+        };
+        if let Some(c) = &saved {
+            eprintln!(
+                "synplast: cell {i} resumes after {} Adam epochs and {} refinement iterations",
+                c.adam_epochs_done, c.lm_iterations_done
+            );
+            progress.tick(c.loss_history.len(), c.loss_history.last().copied());
+        }
+        let mut on_epoch = |_: usize, l: f64| progress.tick(1, Some(l));
+        // Written at most every `checkpoint_seconds()` (the history grows with the run), and
+        // always when the run is stopping.
+        let mut last_write: Option<Instant> = None;
+        let mut save = |c: &FitCheckpoint, now: bool| {
+            if !now && last_write.is_some_and(|t| t.elapsed().as_secs_f64() < checkpoint_seconds())
+            {
+                return Ok(());
+            }
+            let bytes = serde_json::to_vec(c).map_err(|e| RunError::new(e.to_string()))?;
+            put(dir, &name, &bytes)?;
+            last_write = Some(Instant::now());
+            Ok(())
+        };
+        let stop = crate::interrupt::requested;
+        let mut ctl = FitControl {
+            on_epoch: &mut on_epoch,
+            save: &mut save,
+            stop: &stop,
+            resume: saved,
+        };
+        fit_rate::run_cell(cfg, prep, n, f, &mut ctl)
     })
 }
 

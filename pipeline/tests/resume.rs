@@ -1,0 +1,215 @@
+//! Interruption: a run killed mid-way (SIGKILL, so nothing is cleaned up) and resumed from its
+//! last checkpoint ends with the same `metrics.json` bytes as an uninterrupted run; Ctrl-C
+//! (SIGINT) leaves a valid run directory with `status: interrupted` and exit code 130.
+#![cfg(unix)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const LONG: &str = "\
+name: resume_test
+kind: fit_rate
+seed: 11
+network:
+  n_in: 30
+  n_out: 30
+input:
+  std: 0.5
+teacher:
+  terms:
+    x*y: 1.0
+    y^2*w: -1.0
+student:
+  init_std: 0.01
+data:
+  trajectories: 30
+  steps: 40
+  noise_scale: 0.1
+fit:
+  epochs: 300
+  lr: 0.01
+  refine_iterations: 5
+evaluation:
+  trajectories: 3
+";
+
+/// Checkpoints after every epoch, so the test can stop the run at a known point.
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_synplast"));
+    c.env("SYNPLAST_CHECKPOINT_SECONDS", "0");
+    c
+}
+
+fn setup(name: &str) -> (PathBuf, PathBuf) {
+    let d = std::env::temp_dir().join(format!("synplast-resume-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    let cfg = d.join("long.yaml");
+    std::fs::write(&cfg, LONG).unwrap();
+    (d, cfg)
+}
+
+/// Waits until the cell-0 checkpoint records at least `epochs` Adam epochs.
+fn wait_for_epochs(dir: &Path, epochs: u64) {
+    let start = Instant::now();
+    loop {
+        if let Ok(b) = std::fs::read(dir.join("checkpoint-0.json")) {
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&b) {
+                if v["adam_epochs_done"].as_u64().is_some_and(|e| e >= epochs) {
+                    return;
+                }
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no checkpoint appeared"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn status(dir: &Path) -> String {
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("meta.json")).unwrap()).unwrap();
+    v["status"].as_str().unwrap().to_string()
+}
+
+fn uninterrupted(d: &Path, cfg: &Path) -> Vec<u8> {
+    let full = d.join("full");
+    let o = bin()
+        .args([
+            "run",
+            cfg.to_str().unwrap(),
+            "--out",
+            full.to_str().unwrap(),
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::read(full.join("metrics.json")).unwrap()
+}
+
+#[test]
+fn killed_run_resumes_to_the_same_bytes() {
+    let (d, cfg) = setup("kill");
+    let reference = uninterrupted(&d, &cfg);
+    let out = d.join("killed");
+    let mut child = bin()
+        .args([
+            "run",
+            cfg.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_epochs(&out, 20);
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(
+        status(&out),
+        "running",
+        "the run finished before it could be killed"
+    );
+    assert!(!out.join("metrics.json").exists());
+    let o = bin()
+        .args(["run", "--resume", out.to_str().unwrap(), "--quiet"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    // It continued from the checkpoint rather than starting over.
+    let done: u64 = err
+        .split("resumes after ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no resume message: {err}"));
+    assert!(done >= 20, "{err}");
+    assert_eq!(status(&out), "ok");
+    assert_eq!(std::fs::read(out.join("metrics.json")).unwrap(), reference);
+    assert!(
+        !out.join("checkpoint-0.json").exists(),
+        "checkpoints are removed at the end"
+    );
+    // A finished run is not resumed again.
+    let o = bin()
+        .args(["run", "--resume", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn ctrl_c_leaves_an_interrupted_run_that_resumes() {
+    let (d, cfg) = setup("sigint");
+    let reference = uninterrupted(&d, &cfg);
+    let out = d.join("interrupted");
+    let child = bin()
+        .args([
+            "run",
+            cfg.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_epochs(&out, 20);
+    let k = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(k.success());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(err.contains("--resume"), "{err}");
+    assert_eq!(status(&out), "interrupted");
+    for f in ["config.yaml", "meta.json", "checkpoint-0.json"] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    // The checkpoint is what the resumed run continues from: a copy with its learning-rate
+    // factor halved ends elsewhere.
+    let tampered = d.join("tampered");
+    std::fs::create_dir_all(&tampered).unwrap();
+    for f in ["config.yaml", "meta.json", "checkpoint-0.json"] {
+        std::fs::copy(out.join(f), tampered.join(f)).unwrap();
+    }
+    let ck = tampered.join("checkpoint-0.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&ck).unwrap()).unwrap();
+    v["rate_scale"] = serde_json::json!(0.5);
+    std::fs::write(&ck, serde_json::to_vec(&v).unwrap()).unwrap();
+    let o = bin()
+        .args(["run", "--resume", tampered.to_str().unwrap(), "--quiet"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_ne!(
+        std::fs::read(tampered.join("metrics.json")).unwrap(),
+        reference
+    );
+    // Edited config: refused.
+    let cfg_path = out.join("config.yaml");
+    let original = std::fs::read_to_string(&cfg_path).unwrap();
+    std::fs::write(&cfg_path, original.replace("epochs: 300", "epochs: 301")).unwrap();
+    let o = bin()
+        .args(["run", "--resume", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    std::fs::write(&cfg_path, original).unwrap();
+    let o = bin()
+        .args(["run", "--resume", out.to_str().unwrap(), "--quiet"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(out.join("metrics.json")).unwrap(), reference);
+}
