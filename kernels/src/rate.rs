@@ -98,7 +98,7 @@ pub fn simulate<F: Float, R: PlasticityRule<F>>(
 ) -> Result<(), KernelError> {
     let n_syn = w0.len();
     check_len("working weights", w, n_syn)?;
-    if n_in == 0 || n_syn % n_in != 0 || x.len() % n_in != 0 {
+    if n_in == 0 || n_syn == 0 || n_syn % n_in != 0 || x.len() % n_in != 0 {
         return Err(KernelError::OutOfRange { what: "n_in" });
     }
     let n_out = n_syn / n_in;
@@ -208,6 +208,14 @@ mod tests {
                 assert!((w[i * n_in + j] - expect).abs() < 1e-15);
             }
         }
+    }
+
+    #[test]
+    fn simulate_refuses_an_empty_layer() {
+        // Found by the kernel_steps fuzz target: no outputs used to panic (chunk size 0).
+        let (mut w, mut y) = ([0.0f64; 0], [0.0; 0]);
+        let e = simulate(&OjaRule, 1.0, 1, &[], &[0.5], &mut w, &mut y, None);
+        assert_eq!(e, Err(KernelError::OutOfRange { what: "n_in" }));
     }
 
     #[test]

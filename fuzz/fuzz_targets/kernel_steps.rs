@@ -1,0 +1,130 @@
+//! Kernel steps with arbitrary floats (NaN and infinities included), sizes and buffer
+//! lengths: every kernel must return a value or an error, never panic.
+#![no_main]
+
+use libfuzzer_sys::arbitrary::{Result, Unstructured};
+use libfuzzer_sys::fuzz_target;
+use synplast_kernels::gradient::{
+    adjoint_scratch_len, forward_scratch_len, loss_gradient_adjoint, loss_gradient_forward,
+    loss_scratch_len, trajectory_loss, Observation, Shape,
+};
+use synplast_kernels::linear::{
+    batch_epoch, batch_epoch_sensitivity, sensitivity_scratch_len, LinearShape, NoPlasticity,
+};
+use synplast_kernels::rate::{rate_forward, rate_step, simulate, FixedRateLayer};
+use synplast_kernels::{OjaRule, TaylorRule};
+
+fn floats(u: &mut Unstructured<'_>, n: usize) -> Result<Vec<f64>> {
+    (0..n).map(|_| u.arbitrary::<f64>()).collect()
+}
+
+/// Arbitrary floats, as many as [`len`] gives for `want`.
+fn near(u: &mut Unstructured<'_>, want: usize) -> Result<Vec<f64>> {
+    let n = len(u, want)?;
+    floats(u, n)
+}
+
+/// A length near `want`: usually right, sometimes off by a little, to reach the shape checks.
+fn len(u: &mut Unstructured<'_>, want: usize) -> Result<usize> {
+    Ok(match u.int_in_range(0..=7u8)? {
+        0 => want.saturating_sub(1),
+        1 => want + 1,
+        _ => want,
+    })
+}
+
+fn run(u: &mut Unstructured<'_>) -> Result<()> {
+    let n_in = u.int_in_range(0..=6usize)?;
+    let n_out = u.int_in_range(0..=6usize)?;
+    let steps = u.int_in_range(0..=5usize)?;
+    let mut theta = [0.0; 27];
+    for t in theta.iter_mut() {
+        *t = u.arbitrary()?;
+    }
+    let rule = TaylorRule::new(theta);
+    let eta: f64 = u.arbitrary()?;
+    let mut w = near(u, n_in * n_out)?;
+    let x = near(u, n_in)?;
+    let mut y = vec![0.0; len(u, n_out)?];
+    let _ = rate_forward(&w, &x, &mut y);
+    let _ = rate_step(&rule, eta, &mut w, &x, &mut y);
+    let _ = rate_step(&OjaRule, eta, &mut w, &x, &mut y);
+
+    let shape = Shape { n_in, n_out, steps };
+    let w0 = near(u, n_in * n_out)?;
+    let xs = near(u, steps * n_in)?;
+    let y_obs = near(u, steps * n_out)?;
+    let mask = near(u, n_out)?;
+    let obs = Observation {
+        x: &xs,
+        y_obs: &y_obs,
+        mask: &mask,
+    };
+    let mut grad = vec![0.0; len(u, 27)?];
+    if let Ok(l) = loss_scratch_len(shape) {
+        let mut s = vec![0.0; len(u, l)?];
+        let _ = trajectory_loss(&rule, eta, shape, &w0, &obs, &mut s);
+    }
+    if let Ok(l) = adjoint_scratch_len(shape) {
+        let mut s = vec![0.0; len(u, l)?];
+        let _ = loss_gradient_adjoint(&rule, eta, shape, &w0, &obs, &mut s, &mut grad);
+    }
+    if let Ok(l) = forward_scratch_len(shape, 27) {
+        let mut s = vec![0.0; len(u, l)?];
+        let mut jtj = vec![0.0; len(u, 27 * 27)?];
+        let _ = loss_gradient_forward(
+            &rule,
+            eta,
+            shape,
+            &w0,
+            &obs,
+            &mut s,
+            &mut grad,
+            Some(&mut jtj),
+        );
+    }
+    if n_in > 0 && n_in * n_out == w0.len() {
+        let mut wk = vec![0.0; w0.len()];
+        let mut yo = vec![0.0; len(u, steps * n_out)?];
+        let _ = simulate(&rule, eta, n_in, &w0, &xs, &mut wk, &mut yo, None);
+    }
+
+    let n_samples = u.int_in_range(0..=5usize)?;
+    let ls = LinearShape {
+        n_in,
+        n_out,
+        n_samples,
+    };
+    let xb = near(u, n_samples * n_in)?;
+    let mut wb = near(u, n_out * n_in)?;
+    let mut lb = near(u, n_out * n_out)?;
+    let mut yb = vec![0.0; len(u, n_samples * n_out)?];
+    let _ = batch_epoch(&rule, &rule, eta, ls, &xb, &mut wb, &mut lb, &mut yb);
+    let _ = batch_epoch(
+        &rule,
+        &NoPlasticity,
+        eta,
+        ls,
+        &xb,
+        &mut wb,
+        &mut lb,
+        &mut yb,
+    );
+    if let Ok(l) = sensitivity_scratch_len(ls, 54) {
+        let mut sw = vec![0.0; len(u, n_out * n_in * 54)?];
+        let mut sl = vec![0.0; len(u, n_out * n_out * 54)?];
+        let mut s = vec![0.0; len(u, l)?];
+        let _ = batch_epoch_sensitivity(
+            &rule, &rule, eta, ls, &xb, &mut wb, &mut lb, &mut sw, &mut sl, &mut s,
+        );
+    }
+
+    let mut fixed = FixedRateLayer::<f32, 3, 2>::new([[u.arbitrary()?; 3]; 2]);
+    let xf: [f32; 3] = [u.arbitrary()?, u.arbitrary()?, u.arbitrary()?];
+    let _ = fixed.step(&OjaRule, u.arbitrary()?, &xf);
+    Ok(())
+}
+
+fuzz_target!(|data: &[u8]| {
+    let _ = run(&mut Unstructured::new(data));
+});
