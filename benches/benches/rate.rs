@@ -124,5 +124,35 @@ fn gradients(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, rate_steps, gradients);
+/// A rig-sized layer in f32 (32 inputs, 8 outputs, weights inline): one step with the 27-term
+/// rule, against Oja's rule in closed form.
+fn rig_steps(c: &mut Criterion) {
+    use synplast_kernels::rate::FixedRateLayer;
+    let mut g = c.benchmark_group("rig_step_f32");
+    g.sample_size(30)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1));
+    let init: [[f32; 32]; 8] =
+        core::array::from_fn(|i| core::array::from_fn(|j| ((i * 32 + j) % 7) as f32 * 0.01 - 0.03));
+    let x: [f32; 32] = core::array::from_fn(|j| (j % 5) as f32 * 0.2 - 0.4);
+    let mut theta = [0.0f32; 27];
+    theta[12] = 1.0;
+    theta[7] = -1.0;
+    let taylor = TaylorRule::new(theta);
+    g.bench_function("taylor27/32x8", |b| {
+        b.iter(|| {
+            let mut layer = FixedRateLayer::new(init);
+            layer.step(&taylor, 0.01, black_box(&x)).unwrap()
+        })
+    });
+    g.bench_function("oja_closed_form_baseline/32x8", |b| {
+        b.iter(|| {
+            let mut layer = FixedRateLayer::new(init);
+            layer.step(&OjaRule, 0.01, black_box(&x)).unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, rate_steps, gradients, rig_steps);
 criterion_main!(benches);
