@@ -69,6 +69,32 @@ fn wait_for_epochs(dir: &Path, epochs: u64) {
     }
 }
 
+/// Starts the long run into `out` and waits until it has checkpointed 20 Adam epochs.
+fn start_and_wait(cfg: &Path, out: &Path, stderr: Stdio) -> std::process::Child {
+    let child = bin()
+        .args([
+            "run",
+            cfg.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ])
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    wait_for_epochs(out, 20);
+    child
+}
+
+/// `synplast run --resume DIR --quiet`.
+fn resume(dir: &Path) -> std::process::Output {
+    bin()
+        .args(["run", "--resume", dir.to_str().unwrap(), "--quiet"])
+        .output()
+        .unwrap()
+}
+
 fn status(dir: &Path) -> String {
     let v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("meta.json")).unwrap()).unwrap();
@@ -96,19 +122,7 @@ fn killed_run_resumes_to_the_same_bytes() {
     let (d, cfg) = setup("kill");
     let reference = uninterrupted(&d, &cfg);
     let out = d.join("killed");
-    let mut child = bin()
-        .args([
-            "run",
-            cfg.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_epochs(&out, 20);
+    let mut child = start_and_wait(&cfg, &out, Stdio::null());
     child.kill().unwrap();
     let _ = child.wait();
     assert_eq!(
@@ -117,10 +131,7 @@ fn killed_run_resumes_to_the_same_bytes() {
         "the run finished before it could be killed"
     );
     assert!(!out.join("metrics.json").exists());
-    let o = bin()
-        .args(["run", "--resume", out.to_str().unwrap(), "--quiet"])
-        .output()
-        .unwrap();
+    let o = resume(&out);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     // It continued from the checkpoint rather than starting over.
@@ -150,19 +161,7 @@ fn ctrl_c_leaves_an_interrupted_run_that_resumes() {
     let (d, cfg) = setup("sigint");
     let reference = uninterrupted(&d, &cfg);
     let out = d.join("interrupted");
-    let child = bin()
-        .args([
-            "run",
-            cfg.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for_epochs(&out, 20);
+    let child = start_and_wait(&cfg, &out, Stdio::piped());
     let k = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -187,10 +186,7 @@ fn ctrl_c_leaves_an_interrupted_run_that_resumes() {
     let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&ck).unwrap()).unwrap();
     v["rate_scale"] = serde_json::json!(0.5);
     std::fs::write(&ck, serde_json::to_vec(&v).unwrap()).unwrap();
-    let o = bin()
-        .args(["run", "--resume", tampered.to_str().unwrap(), "--quiet"])
-        .output()
-        .unwrap();
+    let o = resume(&tampered);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_ne!(
         std::fs::read(tampered.join("metrics.json")).unwrap(),
@@ -206,10 +202,7 @@ fn ctrl_c_leaves_an_interrupted_run_that_resumes() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     std::fs::write(&cfg_path, original).unwrap();
-    let o = bin()
-        .args(["run", "--resume", out.to_str().unwrap(), "--quiet"])
-        .output()
-        .unwrap();
+    let o = resume(&out);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read(out.join("metrics.json")).unwrap(), reference);
 }
