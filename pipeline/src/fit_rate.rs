@@ -635,14 +635,15 @@ pub struct Identifiability {
 pub const ILL_CONDITIONED: f64 = 1e8;
 
 /// Accumulates `J^T J` over the data set with the forward-sensitivity pass at `rule`, and
-/// analyses its spectrum over the trainable terms.
+/// analyses its spectrum over the trainable terms. The same pass gives the mean trajectory
+/// loss at `rule` (what [`mean_loss`] computes), returned alongside.
 pub fn identifiability(
     p: &Problem,
     rule: &TaylorRule<f64>,
     data: &Dataset,
     y_obs: &[f64],
     mask: &[f64],
-) -> Result<Identifiability, RunError> {
+) -> Result<(Identifiability, f64), RunError> {
     let n = TAYLOR_TERMS;
     let mut scratch = vec![
         0.0;
@@ -651,10 +652,11 @@ pub fn identifiability(
     ];
     let mut grad = vec![0.0; n];
     let mut jtj = vec![0.0; n * n];
+    let mut total_loss = 0.0;
     for k in 0..data.n {
         let (w0, x, yo) = data.parts(p, k, y_obs);
         let obs = Observation { x, y_obs: yo, mask };
-        loss_gradient_forward(
+        total_loss += loss_gradient_forward(
             rule,
             p.eta,
             p.shape,
@@ -664,7 +666,7 @@ pub fn identifiability(
             &mut grad,
             Some(&mut jtj),
         )
-        .map_err(|e| kernel_err(&format!("sensitivities on trajectory {k}"), e))?;
+        .map_err(|e| kernel_err(&format!("fitted rule on trajectory {k}"), e))?;
     }
     let observed = mask.iter().sum::<f64>() * (data.n * p.shape.steps) as f64;
     let idx: Vec<usize> = (0..n).filter(|&k| rule.mask[k]).collect();
@@ -704,13 +706,14 @@ pub fn identifiability(
         ),
         None => "the Gauss-Newton matrix is singular: some coefficient directions have no effect on the observed activity".into(),
     };
-    Ok(Identifiability {
+    let report = Identifiability {
         terms: idx.iter().map(|&i| TERM_LABELS[i].to_string()).collect(),
         singular_values: values,
         condition_number,
         least_determined,
         verdict,
-    })
+    };
+    Ok((report, total_loss / data.n as f64))
 }
 
 /// Everything one fit reports.
@@ -808,9 +811,9 @@ pub fn run_cell(
         .zip(&prep.teacher.theta)
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
-    let final_loss = mean_loss(p, &student, &prep.train, &y_obs, &mask)?;
+    // One forward-sensitivity pass gives both the report and the final training loss.
+    let (identifiability, final_loss) = identifiability(p, &student, &prep.train, &y_obs, &mask)?;
     let evaluation = evaluate(p, &prep.teacher, &student, &prep.eval)?;
-    let identifiability = identifiability(p, &student, &prep.train, &y_obs, &mask)?;
     Ok(CellResult {
         noise_scale,
         observed_fraction,
