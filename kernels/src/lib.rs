@@ -9,6 +9,8 @@
 //! | Taylor (Volterra) rule, Oja's rule | [`taylor`] | `dw = sum theta[a][b][c] x^a y^b w^c` |
 //! | plastic rate layer | [`rate`] | `y = sigmoid(W x)`, `W <- W + eta dW` |
 //! | whole-trajectory loss gradients | [`gradient`] | adjoint and forward sensitivities |
+//! | reward rules (81-term Taylor, MLP), expected reward | [`reward`] | `dw = f(x, y, w, r; theta)`, `r = R - E[R]` |
+//! | behaving network, session gradients | [`behavior`] | `h = tanh(W x)`, `p = sigmoid(c sum h)` |
 //! | linear neurons, lateral layer, batch rules | [`linear`] | `y = W x + L y`, batch-averaged updates |
 //!
 //! Conventions (see `DESIGN.md` §2 of the project):
@@ -30,10 +32,12 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod behavior;
 pub mod error;
 pub mod gradient;
 pub mod linear;
 pub mod rate;
+pub mod reward;
 pub mod rule;
 pub mod taylor;
 
