@@ -26,8 +26,11 @@
 //!   `H n_in P`, independent of `T`; optionally accumulates the Gauss-Newton (Fisher) matrix
 //!   `sum_t p_t (1 - p_t) dz_t dz_t^T`.
 //!
-//! Valid range: finite inputs, weights and rewards. Non-finite inputs or weights that blow up
-//! return [`KernelError::NonFinite`] naming the presentation.
+//! Weights saturate at `+-w_clip` ([`BehaviorNet::w_clip`]); a clipped update has derivative 0,
+//! which both gradient passes respect.
+//!
+//! Valid range: finite inputs, weights, rewards and parameters. Non-finite inputs, or a rule
+//! value that is not finite, return [`KernelError::NonFinite`] naming the presentation.
 
 use crate::error::{check_len, finite_or, finite_probe, KernelError};
 use crate::rate::sigmoid;
@@ -41,6 +44,23 @@ pub struct BehaviorNet<F> {
     pub eta: F,
     /// Readout weight `c` of every hidden unit (`5 / H` in the paper).
     pub readout: F,
+    /// Weights saturate at `+-w_clip` (`> 0`; infinity for none). A rule whose weights would
+    /// grow without bound then gives a finite, differentiable loss (the derivative through a
+    /// clipped update is 0) instead of a numerical blow-up.
+    pub w_clip: F,
+}
+
+/// `w + eta f` clamped to `[-clip, clip]`, and whether it was clipped; NaN stays NaN.
+#[inline]
+fn clipped_update<F: Float>(w: F, step: F, clip: F) -> (F, bool) {
+    let v = w + step;
+    if v > clip {
+        (clip, true)
+    } else if v < -clip {
+        (-clip, true)
+    } else {
+        (v, false)
+    }
 }
 
 /// One session: `T = accept.len()` presentations.
@@ -123,11 +143,12 @@ pub fn accept_probability<F: Float>(readout: F, h: &[F]) -> F {
     sigmoid(accept_logit(readout, h))
 }
 
-/// `W_ij <- W_ij + eta f(x_j, h_i, W_ij, r)`: the update after an accepted presentation.
-/// Returns [`KernelError::NonFinite`] (weights left as computed) when a weight blows up.
+/// `W_ij <- clip(W_ij + eta f(x_j, h_i, W_ij, r))`: the update after an accepted
+/// presentation. Returns [`KernelError::NonFinite`] (weights left as computed) when a weight
+/// becomes NaN (a non-finite rule value).
 pub fn apply_rule<F: Float, R: RewardRule<F>>(
     rule: &R,
-    eta: F,
+    net: &BehaviorNet<F>,
     w: &mut [F],
     x: &[F],
     h: &[F],
@@ -141,8 +162,9 @@ pub fn apply_rule<F: Float, R: RewardRule<F>>(
     let mut probe = F::zero();
     for (row, &hi) in w.chunks_exact_mut(n_in).zip(h) {
         for (wij, &xj) in row.iter_mut().zip(x) {
-            *wij = *wij + eta * rule.dw(xj, hi, *wij, r);
-            probe = probe + finite_probe(*wij);
+            let step = net.eta * rule.dw(xj, hi, *wij, r);
+            probe = probe + finite_probe(step);
+            *wij = clipped_update(*wij, step, net.w_clip).0;
         }
     }
     finite_or(probe, "weights", 0)
@@ -209,7 +231,7 @@ pub fn session_loss<F: Float, R: RewardRule<F>>(
         }
         total = total + choice_nll(z, s.accept[t]);
         if s.accept[t] {
-            apply_rule(rule, net.eta, w, x, h, s.r[t]).map_err(|_| KernelError::NonFinite {
+            apply_rule(rule, net, w, x, h, s.r[t]).map_err(|_| KernelError::NonFinite {
                 what: "weights",
                 step: t,
             })?;
@@ -219,13 +241,22 @@ pub fn session_loss<F: Float, R: RewardRule<F>>(
 }
 
 /// Scratch length of [`session_gradient_adjoint`]: `T H n_in + H n_in + H`.
+/// Saturates at `usize::MAX` (a length no buffer has) instead of overflowing.
 pub fn adjoint_scratch_len(n_in: usize, n_hidden: usize, t_len: usize) -> usize {
-    (t_len + 1) * n_hidden * n_in + n_hidden
+    t_len
+        .saturating_add(1)
+        .saturating_mul(n_hidden.saturating_mul(n_in))
+        .saturating_add(n_hidden)
 }
 
 /// Scratch length of [`session_gradient_forward`]: `H n_in (P + 1) + H P + 2P + H`.
+/// Saturates at `usize::MAX` (a length no buffer has) instead of overflowing.
 pub fn forward_scratch_len(n_in: usize, n_hidden: usize, n_params: usize) -> usize {
-    n_hidden * n_in * (n_params + 1) + n_hidden * n_params + 2 * n_params + n_hidden
+    let syn = n_hidden.saturating_mul(n_in);
+    syn.saturating_mul(n_params.saturating_add(1))
+        .saturating_add(n_hidden.saturating_mul(n_params))
+        .saturating_add(n_params.saturating_mul(2))
+        .saturating_add(n_hidden)
 }
 
 fn dims<F>(w0: &[F], n_hidden: usize, grad: &[F], n_params: usize) -> Result<usize, KernelError> {
@@ -273,7 +304,7 @@ pub fn session_gradient_adjoint<F: Float, R: RewardRule<F>>(
         hidden_unchecked(w_cur, x, h);
         total = total + choice_nll(accept_logit(net.readout, h), s.accept[t]);
         if s.accept[t] {
-            apply_rule(rule, net.eta, w_cur, x, h, s.r[t]).map_err(|_| KernelError::NonFinite {
+            apply_rule(rule, net, w_cur, x, h, s.r[t]).map_err(|_| KernelError::NonFinite {
                 what: "weights",
                 step: t,
             })?;
@@ -301,6 +332,11 @@ pub fn session_gradient_adjoint<F: Float, R: RewardRule<F>>(
                     let l = *lj;
                     if l != F::zero() {
                         let p = rule.partials(xj, hi, wj, s.r[t]);
+                        if clipped_update(wj, net.eta * p.value, net.w_clip).1 {
+                            // The new weight is the constant +-w_clip.
+                            *lj = F::zero();
+                            continue;
+                        }
                         q = q + l * p.d_y;
                         rule.accumulate_param_gradient(xj, hi, wj, s.r[t], net.eta * l, grad);
                         *lj = l + net.eta * l * p.d_w;
@@ -337,7 +373,7 @@ pub fn session_gradient_forward<F: Float, R: RewardRule<F>>(
     let n_in = dims(w0, n_hidden, grad, n_p)?;
     s.check(n_in)?;
     if let Some(f) = fisher.as_deref() {
-        check_len("fisher", f, n_p * n_p)?;
+        check_len("fisher", f, n_p.saturating_mul(n_p))?;
     }
     let syn = n_hidden * n_in;
     check_len("scratch", scratch, forward_scratch_len(n_in, n_hidden, n_p))?;
@@ -399,11 +435,17 @@ pub fn session_gradient_forward<F: Float, R: RewardRule<F>>(
                     let part = rule.partials(x[j], hi, w[k], r);
                     rule.param_gradient(x[j], hi, w[k], r, pbuf);
                     let sj = &mut sens[k * n_p..(k + 1) * n_p];
-                    for ((sv, &fp), &d) in sj.iter_mut().zip(pbuf.iter()).zip(dhi) {
-                        *sv = *sv + net.eta * (fp + part.d_y * d + part.d_w * *sv);
+                    let step = net.eta * part.value;
+                    probe = probe + finite_probe(step);
+                    let (v, clipped) = clipped_update(w[k], step, net.w_clip);
+                    if clipped {
+                        sj.iter_mut().for_each(|sv| *sv = F::zero());
+                    } else {
+                        for ((sv, &fp), &d) in sj.iter_mut().zip(pbuf.iter()).zip(dhi) {
+                            *sv = *sv + net.eta * (fp + part.d_y * d + part.d_w * *sv);
+                        }
                     }
-                    w[k] = w[k] + net.eta * part.value;
-                    probe = probe + finite_probe(w[k]);
+                    w[k] = v;
                 }
             }
             finite_or(probe, "weights", t)?;

@@ -141,6 +141,79 @@ impl<F: Float> RewardRule<F> for RewardTaylorRule<F> {
     }
     #[inline]
     fn partials(&self, x: F, y: F, w: F, r: F) -> RewardPartials<F> {
+        // Innermost the r-polynomial of each (a, b, c), then folded outwards: 27 short steps
+        // instead of 81 five-fold products (tested against `partials_reference`).
+        let (px, dpx) = powers(x);
+        let (py, dpy) = powers(y);
+        let (pw, dpw) = powers(w);
+        let two = F::one() + F::one();
+        let th = &self.theta;
+        let mut out = RewardPartials {
+            value: F::zero(),
+            d_x: F::zero(),
+            d_y: F::zero(),
+            d_w: F::zero(),
+            d_r: F::zero(),
+        };
+        for a in 0..3 {
+            // Sums over b, c, d at this a: value, d/dy, d/dw, d/dr.
+            let (mut va, mut ya, mut wa, mut ra) = (F::zero(), F::zero(), F::zero(), F::zero());
+            for b in 0..3 {
+                let (mut vb, mut wb, mut rb) = (F::zero(), F::zero(), F::zero());
+                for c in 0..3 {
+                    let k = 27 * a + 9 * b + 3 * c;
+                    let t = th[k] + r * (th[k + 1] + r * th[k + 2]);
+                    let tr = th[k + 1] + two * r * th[k + 2];
+                    vb = vb + pw[c] * t;
+                    wb = wb + dpw[c] * t;
+                    rb = rb + pw[c] * tr;
+                }
+                va = va + py[b] * vb;
+                ya = ya + dpy[b] * vb;
+                wa = wa + py[b] * wb;
+                ra = ra + py[b] * rb;
+            }
+            out.value = out.value + px[a] * va;
+            out.d_x = out.d_x + dpx[a] * va;
+            out.d_y = out.d_y + px[a] * ya;
+            out.d_w = out.d_w + px[a] * wa;
+            out.d_r = out.d_r + px[a] * ra;
+        }
+        out
+    }
+    #[inline]
+    fn accumulate_param_gradient(&self, x: F, y: F, w: F, r: F, scale: F, acc: &mut [F]) {
+        if acc.len() < REWARD_TERMS {
+            for (k, v) in acc.iter_mut().enumerate() {
+                let (a, b, c, d) = (k / 27, k / 9 % 3, k / 3 % 3, k % 3);
+                let (px, py, pw, pr) = (powers(x).0, powers(y).0, powers(w).0, powers(r).0);
+                *v = *v + scale * px[a] * py[b] * pw[c] * pr[d];
+            }
+            return;
+        }
+        let (px, _) = powers(x);
+        let (py, _) = powers(y);
+        let (pw, _) = powers(w);
+        let (pr, _) = powers(r);
+        for (a, acc_a) in acc[..REWARD_TERMS].chunks_exact_mut(27).enumerate() {
+            let ma = scale * px[a];
+            for (b, acc_b) in acc_a.chunks_exact_mut(9).enumerate() {
+                let mb = ma * py[b];
+                for (c, acc_c) in acc_b.chunks_exact_mut(3).enumerate() {
+                    let mc = mb * pw[c];
+                    acc_c[0] = acc_c[0] + mc;
+                    acc_c[1] = acc_c[1] + mc * pr[1];
+                    acc_c[2] = acc_c[2] + mc * pr[2];
+                }
+            }
+        }
+    }
+}
+
+impl<F: Float> RewardTaylorRule<F> {
+    /// The plain per-term evaluation of [`RewardRule::partials`]: 81 products, the reference
+    /// the fast nested evaluation is tested against.
+    pub fn partials_reference(&self, x: F, y: F, w: F, r: F) -> RewardPartials<F> {
         let (px, dpx) = powers(x);
         let (py, dpy) = powers(y);
         let (pw, dpw) = powers(w);
@@ -153,9 +226,6 @@ impl<F: Float> RewardRule<F> for RewardTaylorRule<F> {
             d_r: F::zero(),
         };
         for (k, &t) in self.theta.iter().enumerate() {
-            if t == F::zero() {
-                continue;
-            }
             let (a, b, c, d) = (k / 27, k / 9 % 3, k / 3 % 3, k % 3);
             out.value = out.value + t * px[a] * py[b] * pw[c] * pr[d];
             out.d_x = out.d_x + t * dpx[a] * py[b] * pw[c] * pr[d];
@@ -164,17 +234,6 @@ impl<F: Float> RewardRule<F> for RewardTaylorRule<F> {
             out.d_r = out.d_r + t * px[a] * py[b] * pw[c] * dpr[d];
         }
         out
-    }
-    #[inline]
-    fn accumulate_param_gradient(&self, x: F, y: F, w: F, r: F, scale: F, acc: &mut [F]) {
-        let (px, _) = powers(x);
-        let (py, _) = powers(y);
-        let (pw, _) = powers(w);
-        let (pr, _) = powers(r);
-        for (k, v) in acc.iter_mut().take(REWARD_TERMS).enumerate() {
-            let (a, b, c, d) = (k / 27, k / 9 % 3, k / 3 % 3, k % 3);
-            *v = *v + scale * px[a] * py[b] * pw[c] * pr[d];
-        }
     }
 }
 
@@ -384,5 +443,46 @@ mod tests {
         assert_eq!(reward_term_powers(81), None);
         let r = RewardTaylorRule::<f64>::x_r();
         assert_eq!(r.dw(0.5, 0.3, 0.2, -2.0), -1.0);
+    }
+
+    #[test]
+    fn fast_partials_and_gradient_match_the_plain_sums() {
+        let mut rule = RewardTaylorRule::<f64>::zeros();
+        for (k, t) in rule.theta.iter_mut().enumerate() {
+            *t = ((k * 37 % 11) as f64 - 5.0) / 7.0;
+        }
+        for &(x, y, w, r) in &[
+            (0.3, -0.7, 0.4, 0.9),
+            (1.2, 0.1, -2.0, -0.5),
+            (0.0, 0.0, 0.0, 0.0),
+        ] {
+            let f = rule.partials(x, y, w, r);
+            let p = rule.partials_reference(x, y, w, r);
+            for (a, b) in [
+                (f.value, p.value),
+                (f.d_x, p.d_x),
+                (f.d_y, p.d_y),
+                (f.d_w, p.d_w),
+                (f.d_r, p.d_r),
+            ] {
+                assert!((a - b).abs() < 1e-12 * (1.0 + b.abs()), "{a} vs {b}");
+            }
+            let mut full = [0.0; REWARD_TERMS];
+            rule.accumulate_param_gradient(x, y, w, r, 0.5, &mut full);
+            let mut short = [0.0; 40];
+            rule.accumulate_param_gradient(x, y, w, r, 0.5, &mut short);
+            for k in 0..REWARD_TERMS {
+                let (a, b, c, d) = reward_term_powers(k).unwrap();
+                let want = 0.5
+                    * [1.0, x, x * x][a]
+                    * [1.0, y, y * y][b]
+                    * [1.0, w, w * w][c]
+                    * [1.0, r, r * r][d];
+                assert!((full[k] - want).abs() < 1e-14);
+                if k < 40 {
+                    assert!((short[k] - want).abs() < 1e-14);
+                }
+            }
+        }
     }
 }
