@@ -98,6 +98,15 @@ fn load(p: &Parsed) -> Result<Experiment, ConfigError> {
     config::apply_overrides(exp, &p.overrides)
 }
 
+/// Checks the data files an experiment reads (fly CSVs), so bad data is an exit-2 error
+/// before anything is written.
+fn check_data(exp: &Experiment) -> Result<(), String> {
+    match exp {
+        Experiment::FitBehavior(c) => crate::fit_behavior::check_data(c),
+        _ => Ok(()),
+    }
+}
+
 fn cmd_check(args: &[String]) -> i32 {
     let p = match parse(args, false) {
         Ok(p) => p,
@@ -105,6 +114,10 @@ fn cmd_check(args: &[String]) -> i32 {
     };
     match load(&p) {
         Ok(exp) => {
+            if let Err(e) = check_data(&exp) {
+                eprintln!("{e}");
+                return 2;
+            }
             println!("{}: ok ({} `{}`)", p.file.display(), exp.kind(), exp.name());
             0
         }
@@ -129,6 +142,12 @@ fn cmd_list() -> i32 {
         synplast_kernels::taylor::TERM_LABELS.join(", ")
     );
     println!("  oja        Oja's rule x*y - y^2*w (taylor terms x*y = 1, y^2*w = -1)");
+    println!(
+        "  reward     81-term reward Taylor rule dw = sum theta[a][b][c][d] x^a y^b w^c r^d (flat index 27a+9b+3c+d), r = R - E[R]; terms like x*r, y*w, r^2"
+    );
+    println!(
+        "  mlp        reward MLP rule [x, y, w, r] -> 10 leaky-ReLU -> 1 -> tanh (61 parameters)"
+    );
     0
 }
 
@@ -144,6 +163,10 @@ fn cmd_run(args: &[String]) -> i32 {
             return 2;
         }
     };
+    if let Err(e) = check_data(&exp) {
+        eprintln!("{e}");
+        return 2;
+    }
     let opts = RunOptions {
         out: p.out,
         force: p.force,

@@ -634,6 +634,62 @@ pub struct Identifiability {
 /// Condition number above which we say individual coefficients are not determined.
 pub const ILL_CONDITIONED: f64 = 1e8;
 
+/// Analyses the spectrum of `scale * M` restricted to the terms `idx` of the `n x n` matrix `M`
+/// (a Gauss-Newton or Fisher matrix): singular values, condition number, the three least
+/// determined directions and a verdict. `data` names what the matrix is of, for the verdict.
+pub fn spectrum_report(
+    matrix: &[f64],
+    n: usize,
+    idx: &[usize],
+    labels: &[String],
+    scale: f64,
+    data: &str,
+) -> Identifiability {
+    let m = idx.len();
+    let mut sub = vec![0.0; m * m];
+    for (a, &i) in idx.iter().enumerate() {
+        for (b, &j) in idx.iter().enumerate() {
+            sub[a * m + b] = matrix[i * n + j] * scale;
+        }
+    }
+    let (values, vectors) = symmetric_eigen(&sub, m);
+    let smallest = values.last().copied().unwrap_or(0.0);
+    let largest = values.first().copied().unwrap_or(0.0);
+    let condition_number = (smallest > 0.0).then(|| largest / smallest);
+    let least_determined = (0..m.min(3))
+        .map(|r| {
+            let k = m - 1 - r;
+            let mut l: Vec<(String, f64)> = idx
+                .iter()
+                .zip(&vectors[k])
+                .map(|(&i, &v)| (labels[i].clone(), v))
+                .collect();
+            l.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+            l.truncate(4);
+            Direction {
+                singular_value: values[k],
+                loadings: l,
+            }
+        })
+        .collect();
+    let verdict = match condition_number {
+        Some(c) if c < ILL_CONDITIONED => format!(
+            "condition number {c:.3e} < {ILL_CONDITIONED:.0e}: the data determine every trainable coefficient"
+        ),
+        Some(c) => format!(
+            "condition number {c:.3e} >= {ILL_CONDITIONED:.0e}: the data do NOT determine the coefficients individually; only combinations orthogonal to the least determined directions are identified"
+        ),
+        None => format!("the matrix is singular: some coefficient directions have no effect on the {data}"),
+    };
+    Identifiability {
+        terms: idx.iter().map(|&i| labels[i].clone()).collect(),
+        singular_values: values,
+        condition_number,
+        least_determined,
+        verdict,
+    }
+}
+
 /// Accumulates `J^T J` over the data set with the forward-sensitivity pass at `rule`, and
 /// analyses its spectrum over the trainable terms. The same pass gives the mean trajectory
 /// loss at `rule` (what [`mean_loss`] computes), returned alongside.
@@ -670,49 +726,8 @@ pub fn identifiability(
     }
     let observed = mask.iter().sum::<f64>() * (data.n * p.shape.steps) as f64;
     let idx: Vec<usize> = (0..n).filter(|&k| rule.mask[k]).collect();
-    let m = idx.len();
-    let mut sub = vec![0.0; m * m];
-    for (a, &i) in idx.iter().enumerate() {
-        for (b, &j) in idx.iter().enumerate() {
-            sub[a * m + b] = jtj[i * n + j] / observed;
-        }
-    }
-    let (values, vectors) = symmetric_eigen(&sub, m);
-    let smallest = values.last().copied().unwrap_or(0.0);
-    let largest = values.first().copied().unwrap_or(0.0);
-    let condition_number = (smallest > 0.0).then(|| largest / smallest);
-    let least_determined = (0..m.min(3))
-        .map(|r| {
-            let k = m - 1 - r;
-            let mut l: Vec<(String, f64)> = idx
-                .iter()
-                .zip(&vectors[k])
-                .map(|(&i, &v)| (TERM_LABELS[i].to_string(), v))
-                .collect();
-            l.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
-            l.truncate(4);
-            Direction {
-                singular_value: values[k],
-                loadings: l,
-            }
-        })
-        .collect();
-    let verdict = match condition_number {
-        Some(c) if c < ILL_CONDITIONED => format!(
-            "condition number {c:.3e} < {ILL_CONDITIONED:.0e}: the data determine every trainable coefficient"
-        ),
-        Some(c) => format!(
-            "condition number {c:.3e} >= {ILL_CONDITIONED:.0e}: the data do NOT determine the coefficients individually; only combinations orthogonal to the least determined directions are identified"
-        ),
-        None => "the Gauss-Newton matrix is singular: some coefficient directions have no effect on the observed activity".into(),
-    };
-    let report = Identifiability {
-        terms: idx.iter().map(|&i| TERM_LABELS[i].to_string()).collect(),
-        singular_values: values,
-        condition_number,
-        least_determined,
-        verdict,
-    };
+    let labels: Vec<String> = TERM_LABELS.iter().map(|s| s.to_string()).collect();
+    let report = spectrum_report(&jtj, n, &idx, &labels, 1.0 / observed, "observed activity");
     Ok((report, total_loss / data.n as f64))
 }
 

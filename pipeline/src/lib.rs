@@ -10,6 +10,7 @@
 //! | [`config`] | experiment files: parsing, validation, overrides, hash |
 //! | [`run`] | run directory, `meta.json`, `metrics.json`, artifacts |
 //! | [`fit_rate`] | experiment kind `fit_rate` (Mehta et al. 2024, fig. 2) |
+//! | [`fit_behavior`] | experiment kind `fit_behavior` (Mehta et al. 2024, fig. 3, flies) |
 //! | [`meta`] | experiment kind `meta_function` (Confavreux et al. 2020) |
 //! | [`cmaes`], [`parallel`] | CMA-ES; deterministic parallel map |
 //! | [`adam`], [`linalg`], [`metrics`] | optimiser, eigen-decomposition, R^2 |
@@ -19,6 +20,7 @@ pub mod adam;
 pub mod cli;
 pub mod cmaes;
 pub mod config;
+pub mod fit_behavior;
 pub mod fit_rate;
 pub mod interrupt;
 pub mod io;

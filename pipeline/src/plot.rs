@@ -240,9 +240,9 @@ pub fn heat_map(
     s
 }
 
-/// Grouped bars: each group is a label and pairs `(learned, target)`, drawn side by side
-/// (learned blue, target grey) around a zero line.
-pub fn paired_bars(title: &str, groups: &[(String, Vec<(f64, f64)>)]) -> String {
+/// Grouped bars: each group is a label and pairs `(first, second)`, drawn side by side (first
+/// blue, second grey) around a zero line; `legend` names the two.
+pub fn paired_bars(title: &str, legend: [&str; 2], groups: &[(String, Vec<(f64, f64)>)]) -> String {
     let bars: usize = groups.iter().map(|g| g.1.len()).sum();
     let (bw, gap, h0) = (14.0, 26.0, 300.0);
     let w = 80.0 + bars as f64 * 2.0 * bw + groups.len() as f64 * gap + 40.0;
@@ -263,8 +263,8 @@ pub fn paired_bars(title: &str, groups: &[(String, Vec<(f64, f64)>)]) -> String 
 <text x="{}" y="22" text-anchor="middle" font-size="15">{}</text>
 <line x1="60" y1="{zero}" x2="{}" y2="{zero}" stroke="#444"/>
 <text x="55" y="{}" text-anchor="end">{}</text><text x="55" y="{}" text-anchor="end">{}</text>
-<rect x="{}" y="30" width="10" height="10" fill="#1f77b4"/><text x="{}" y="39">learned</text>
-<rect x="{}" y="30" width="10" height="10" fill="#bbb"/><text x="{}" y="39">principal component</text>"##,
+<rect x="{}" y="30" width="10" height="10" fill="#1f77b4"/><text x="{}" y="39">{}</text>
+<rect x="{}" y="30" width="10" height="10" fill="#bbb"/><text x="{}" y="39">{}</text>"##,
         w / 2.0,
         esc(title),
         w - 20.0,
@@ -274,8 +274,10 @@ pub fn paired_bars(title: &str, groups: &[(String, Vec<(f64, f64)>)]) -> String 
         fmt_tick(-vmax),
         w - 260.0,
         w - 245.0,
+        esc(legend[0]),
         w - 180.0,
-        w - 165.0
+        w - 165.0,
+        esc(legend[1])
     );
     let mut x = 80.0;
     for (label, pairs) in groups {

@@ -140,13 +140,13 @@ fn prepare_dir(
 }
 
 /// Writes a file of the run, with the path in the error.
-fn put(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), RunError> {
+pub(crate) fn put(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), RunError> {
     let p = dir.join(name);
     write_atomic(&p, bytes)
         .map_err(|e| RunError::new(format!("{}: cannot write: {e}", p.display())))
 }
 
-fn pretty(v: &Value) -> Vec<u8> {
+pub(crate) fn pretty(v: &Value) -> Vec<u8> {
     let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
     s.push('\n');
     s.into_bytes()
@@ -203,6 +203,7 @@ pub fn run_experiment(mut exp: Experiment, opts: &RunOptions) -> i32 {
     let result = first.and_then(|_| match &exp {
         Experiment::FitRate(c) => run_fit_rate(c, &exp, &dir, opts),
         Experiment::MetaFunction(c) => run_meta(c, &exp, &dir, opts),
+        Experiment::FitBehavior(c) => crate::fit_behavior::run(c, &exp, &dir, opts),
     });
     meta["ended_utc"] = json!(utc_string(now_secs()));
     meta["timings"] = json!({ "total_seconds": clock.elapsed().as_secs_f64() });
@@ -620,7 +621,7 @@ fn loss_svg(rows: &[Vec<f64>], x_label: &str) -> String {
 
 /// Coefficients over the fit: `highlight` terms drawn thick in colour (with a thin line at
 /// their target when given), the others thin and grey.
-fn coefficient_svg(
+pub(crate) fn coefficient_svg(
     title: &str,
     x_label: &str,
     history: &[Vec<f64>],
@@ -817,6 +818,7 @@ fn run_meta(
         "weights.svg",
         crate::plot::paired_bars(
             "Learned weight vectors and principal components (held-out sets)",
+            ["learned", "principal component"],
             &groups,
         )
         .as_bytes(),

@@ -366,7 +366,13 @@ fn list_check_and_usage() {
     for e in std::fs::read_dir(experiments).unwrap() {
         let p = e.unwrap().path();
         if p.extension().is_some_and(|x| x == "yaml") {
-            let o = run(&["check", p.to_str().unwrap()]);
+            // From the repository root, as the README runs them (data paths such as
+            // `../shared/data/drosophila` are relative to it).
+            let o = bin()
+                .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+                .args(["check", p.to_str().unwrap()])
+                .output()
+                .expect("binary runs");
             assert!(o.status.success(), "{}: {}", p.display(), text(&o));
             n += 1;
         }

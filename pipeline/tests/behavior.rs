@@ -1,0 +1,198 @@
+//! End-to-end tests of experiment kind `fit_behavior`: a small simulated fit that recovers the
+//! rule and repeats to the byte, the fly comparison on two flies, and bad fly data.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_synplast"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("synplast-beh-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The shared folder beside the checkout (`SYNPLAST_SHARED` overrides).
+fn shared() -> PathBuf {
+    std::env::var_os("SYNPLAST_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
+}
+
+fn metrics(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("metrics.json")).unwrap()).unwrap()
+}
+
+/// Two blocks of 40 trials, 8 training and 3 evaluation sessions, 40 epochs at lr 0.02.
+const SMALL: &str = "\
+name: small_behavior
+kind: fit_behavior
+seed: 5
+data:
+  simulated:
+    teacher: {x*r: 1.0}
+    trajectories: 8
+    blocks:
+      - {trials: 40, reward_probability: [0.2, 0.8]}
+      - {trials: 40, reward_probability: [0.9, 0.1]}
+rule:
+  kind: taylor
+  trainable: [x*r, r, x, w, x*w, y*r]
+fit:
+  epochs: 40
+  lr: 0.02
+evaluation:
+  trajectories: 3
+";
+
+#[test]
+fn simulated_taylor_fit_recovers_x_r_and_repeats_to_the_byte() {
+    let d = tmp("sim");
+    let cfg = d.join("small.yaml");
+    std::fs::write(&cfg, SMALL).unwrap();
+    let run = |out: &str, extra: &[&str]| {
+        let o = bin()
+            .args(["run", cfg.to_str().unwrap(), "--quiet", "--out"])
+            .arg(d.join(out))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        metrics(&d.join(out))
+    };
+    let m = run("a", &[]);
+    let terms: Vec<String> = serde_json::from_value(m["terms"].clone()).unwrap();
+    let theta: Vec<f64> = serde_json::from_value(m["params"].clone()).unwrap();
+    let xr = theta[terms.iter().position(|t| t == "x*r").unwrap()];
+    assert!(xr > 0.6, "x*r = {xr}");
+    for (t, v) in terms.iter().zip(&theta) {
+        if t != "x*r" {
+            assert!(v.abs() < 0.35, "{t} = {v}");
+        }
+    }
+    assert!(m["r2_weights"].as_f64().unwrap() > 0.8, "{m}");
+    assert!(m["percent_deviance"].as_f64().unwrap() > 0.0, "{m}");
+    assert!(m["identifiability"]["condition_number"].is_number());
+    for f in [
+        "config.yaml",
+        "meta.json",
+        "params.npy",
+        "params.csv",
+        "loss.csv",
+        "loss.svg",
+        "theta.svg",
+        "evaluation.csv",
+    ] {
+        assert!(d.join("a").join(f).exists(), "{f}");
+    }
+    // Same config and seed: the same bytes.
+    run("b", &[]);
+    let a = std::fs::read(d.join("a/metrics.json")).unwrap();
+    let b = std::fs::read(d.join("b/metrics.json")).unwrap();
+    assert!(a == b, "metrics.json differs between identical runs");
+    // The forward-sensitivity pass fits the same rule up to rounding.
+    let f = run("f", &["fit.gradient=forward"]);
+    let tf: Vec<f64> = serde_json::from_value(f["params"].clone()).unwrap();
+    for (x, y) in theta.iter().zip(&tf) {
+        assert!((x - y).abs() < 1e-6, "{x} vs {y}");
+    }
+    // The MLP rule runs too, and finds a rule that explains choices.
+    let m = run("mlp", &["rule.kind=mlp", "rule.trainable=", "fit.lr=0.01"]);
+    assert_eq!(m["params"].as_array().unwrap().len(), 61);
+    assert!(m["percent_deviance"].as_f64().unwrap() > 0.0, "{m}");
+}
+
+#[test]
+fn flies_with_and_without_weight_terms() {
+    let d = tmp("flies");
+    let cfg = d.join("flies.yaml");
+    let dir = shared().join("data/drosophila");
+    std::fs::write(
+        &cfg,
+        format!(
+            "name: two_flies\nkind: fit_behavior\nseed: 3\ndata:\n  flies:\n    dir: {}\n    ids: [1, 12]\nrule:\n  kind: taylor\n  trainable: [1, x, x*r]\n  added_terms: [w, x*w]\nfit:\n  epochs: 30\n  lr: 0.01\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let out = d.join("run");
+    let o = bin()
+        .args(["run", cfg.to_str().unwrap(), "--quiet", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let m = metrics(&out);
+    assert_eq!(m["flies"].as_array().unwrap().len(), 2);
+    assert_eq!(m["summary"]["flies"], 2);
+    assert!(m["summary"]["sign_test_p_two_sided"].is_number());
+    assert_eq!(m["reported_coefficient"], "w");
+    let csv = std::fs::read_to_string(out.join("flies.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(csv.starts_with("fly,presentations,percent_deviance_without,percent_deviance_with"));
+    assert!(out.join("flies_deviance.svg").exists());
+    // Fly 1 has 286 presentations (its CSV's rows).
+    assert_eq!(m["flies"][0]["presentations"], 286);
+    for f in m["flies"].as_array().unwrap() {
+        let (a, b) = (
+            f["percent_deviance_without"].as_f64().unwrap(),
+            f["percent_deviance_with"].as_f64().unwrap(),
+        );
+        assert!(a > 0.0 && b > 0.0, "{f}");
+    }
+}
+
+#[test]
+fn bad_or_missing_fly_data_is_exit_2_naming_file_and_line() {
+    let d = tmp("badfly");
+    let data = d.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("fly01.csv"),
+        "step,trial,odor,accept,reward\n0,0,A,0,\n1,0,C,1,1\n",
+    )
+    .unwrap();
+    let cfg = d.join("bad.yaml");
+    let write = |ids: &str| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "name: bad\nkind: fit_behavior\ndata:\n  flies:\n    dir: {}\n    ids: {ids}\nrule:\n  kind: taylor\nfit:\n  epochs: 2\n",
+                data.display()
+            ),
+        )
+        .unwrap();
+    };
+    for (ids, want) in [
+        ("[1]", "fly01.csv:3: odor"),
+        ("[2]", "fly02.csv: cannot read"),
+    ] {
+        write(ids);
+        let out = d.join("out");
+        for cmd in ["check", "run"] {
+            let mut c = bin();
+            c.args([cmd, cfg.to_str().unwrap()]);
+            if cmd == "run" {
+                c.arg("--out").arg(&out);
+            }
+            let o = c.output().unwrap();
+            assert_eq!(o.status.code(), Some(2), "{cmd} {ids}: {}", text(&o));
+            assert!(text(&o).contains(want), "{cmd} {ids}: {}", text(&o));
+            assert!(
+                !out.exists(),
+                "a bad data file must not create the run directory"
+            );
+        }
+    }
+}
