@@ -4,6 +4,10 @@
 
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
+use synplast_kernels::behavior::{
+    self, apply_rule, session_gradient_adjoint, session_gradient_forward, session_loss,
+    BehaviorNet, Session, Trace,
+};
 use synplast_kernels::gradient::{
     adjoint_scratch_len, forward_scratch_len, loss_gradient_adjoint, loss_gradient_forward,
     loss_scratch_len, trajectory_loss, Observation, Shape,
@@ -12,6 +16,7 @@ use synplast_kernels::linear::{
     batch_epoch, batch_epoch_sensitivity, sensitivity_scratch_len, LinearShape, NoPlasticity,
 };
 use synplast_kernels::rate::{rate_forward, rate_step, simulate, FixedRateLayer};
+use synplast_kernels::reward::{MlpRule, RewardAverage, RewardRule, RewardTaylorRule};
 use synplast_kernels::{OjaRule, TaylorRule};
 
 fn floats(u: &mut Unstructured<'_>, n: usize) -> Result<Vec<f64>> {
@@ -119,9 +124,78 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
         );
     }
 
+    behavior_kernels(u)?;
+
     let mut fixed = FixedRateLayer::<f32, 3, 2>::new([[u.arbitrary()?; 3]; 2]);
     let xf: [f32; 3] = [u.arbitrary()?, u.arbitrary()?, u.arbitrary()?];
     let _ = fixed.step(&OjaRule, u.arbitrary()?, &xf);
+    Ok(())
+}
+
+/// The reward rules, the behaving network and its session gradients.
+fn behavior_kernels(u: &mut Unstructured<'_>) -> Result<()> {
+    let n_in = u.int_in_range(0..=3usize)?;
+    let n_h = u.int_in_range(0..=4usize)?;
+    let t = u.int_in_range(0..=6usize)?;
+    let mut taylor = RewardTaylorRule::<f64>::zeros();
+    taylor.write_params(&floats(u, 81)?);
+    let mut mlp = MlpRule::<f64, 3>::zeros();
+    mlp.write_params(&floats(u, 19)?);
+    let net = BehaviorNet {
+        eta: u.arbitrary()?,
+        readout: u.arbitrary()?,
+        w_clip: u.arbitrary()?,
+    };
+    let z = floats(u, 4)?;
+    let _ = taylor.partials(z[0], z[1], z[2], z[3]);
+    let _ = mlp.partials(z[0], z[1], z[2], z[3]);
+    let mut acc = near(u, 81)?;
+    taylor.accumulate_param_gradient(z[0], z[1], z[2], z[3], z[0], &mut acc);
+    mlp.accumulate_param_gradient(z[0], z[1], z[2], z[3], z[1], &mut acc);
+    let mut avg = RewardAverage::<f64, 3>::new();
+    for v in &z {
+        let _ = avg.signal(*v);
+    }
+    let mut w = near(u, n_h * n_in)?;
+    let x = near(u, n_in)?;
+    let mut h = vec![0.0; len(u, n_h)?];
+    let _ = behavior::hidden(&w, &x, &mut h);
+    let _ = apply_rule(&taylor, &net, &mut w, &x, &h, z[3]);
+    let xs = near(u, t * n_in)?;
+    let accept: Vec<bool> = (0..t).map(|_| u.arbitrary()).collect::<Result<_>>()?;
+    let rs = near(u, t)?;
+    let s = Session {
+        x: &xs,
+        accept: &accept,
+        r: &rs,
+    };
+    let w0 = near(u, n_h * n_in)?;
+    let mut hs = vec![0.0; len(u, t * n_h)?];
+    let mut ws = vec![0.0; len(u, t * n_h * n_in)?];
+    let mut ps = vec![0.0; len(u, t)?];
+    let mut wl = w0.clone();
+    let tr = Trace {
+        hidden: Some(&mut hs),
+        weights: Some(&mut ws),
+        p_accept: Some(&mut ps),
+    };
+    let _ = session_loss(&taylor, &net, &mut wl, &s, &mut h, tr);
+    let mut grad = vec![0.0; len(u, 81)?];
+    let mut sa = vec![0.0; len(u, behavior::adjoint_scratch_len(n_in, n_h, t))?];
+    let _ = session_gradient_adjoint(&taylor, &net, n_h, &w0, &s, &mut sa, &mut grad);
+    let mut sf = vec![0.0; len(u, behavior::forward_scratch_len(n_in, n_h, 19))?];
+    let mut gm = vec![0.0; len(u, 19)?];
+    let mut fisher = vec![0.0; len(u, 19 * 19)?];
+    let _ = session_gradient_forward(
+        &mlp,
+        &net,
+        n_h,
+        &w0,
+        &s,
+        &mut sf,
+        &mut gm,
+        Some(&mut fisher),
+    );
     Ok(())
 }
 
