@@ -11,6 +11,7 @@
 //! | whole-trajectory loss gradients | [`gradient`] | adjoint and forward sensitivities |
 //! | reward rules (81-term Taylor, MLP), expected reward | [`reward`] | `dw = f(x, y, w, r; theta)`, `r = R - E[R]` |
 //! | behaving network, session gradients | [`behavior`] | `h = tanh(W x)`, `p = sigmoid(c sum h)` |
+//! | noise-driven pruning, noisy dynamics, running covariance | [`prune`] | `p = min(1, rho s)`, `s = |w| Var(x_i - sign(w) x_j)` |
 //! | linear neurons, lateral layer, batch rules | [`linear`] | `y = W x + L y`, batch-averaged updates |
 //!
 //! Conventions (see `DESIGN.md` §2 of the project):
@@ -36,6 +37,7 @@ pub mod behavior;
 pub mod error;
 pub mod gradient;
 pub mod linear;
+pub mod prune;
 pub mod rate;
 pub mod reward;
 pub mod rule;
