@@ -103,6 +103,7 @@ fn load(p: &Parsed) -> Result<Experiment, ConfigError> {
 fn check_data(exp: &Experiment) -> Result<(), String> {
     match exp {
         Experiment::FitBehavior(c) => crate::fit_behavior::check_data(c),
+        Experiment::Prune(c) => crate::prune::check_data(c),
         _ => Ok(()),
     }
 }

@@ -22,6 +22,10 @@ pub const KINDS: &[(&str, &str)] = &[
         "infer a reward-modulated rule (81-term Taylor or MLP) from choices, simulated or of 18 flies (Mehta et al. 2024, fig. 3)",
     ),
     (
+        "prune",
+        "prune a linear network's synapses by noise-driven covariance, keeping its spectrum (Moore & Chaudhuri 2020)",
+    ),
+    (
         "meta_function",
         "meta-learn a Taylor rule that makes a linear network find principal components (Confavreux et al. 2020)",
     ),
@@ -694,9 +698,190 @@ pub fn reward_term_label(k: usize) -> String {
     }
 }
 
+/// A random symmetric, diagonally dominant matrix: off-diagonals `g_i g_j N(0, weight_std^2)`
+/// with probability `density` (mirrored), diagonal `-sum_j |A_ij| - slack`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RandomSddConfig {
+    /// Neurons `N`.
+    pub n: Count,
+    /// Probability that a pair is connected.
+    #[serde(default = "full")]
+    pub density: Fraction,
+    /// Std of the weights.
+    #[serde(default = "one_pos")]
+    pub weight_std: Positive,
+    /// Heterogeneity: neuron `i` gets a gain `g_i = exp(gain_std z_i)`, `z_i ~ N(0, 1)`, and
+    /// `w_ij` is scaled by `g_i g_j` (0: homogeneous).
+    #[serde(default = "zero_nn")]
+    pub gain_std: NonNegative,
+    /// Slack of diagonal dominance of every row.
+    #[serde(default = "one_nn")]
+    pub slack: NonNegative,
+}
+
+fn one_pos() -> Positive {
+    Positive(1.0)
+}
+fn one_nn() -> NonNegative {
+    NonNegative(1.0)
+}
+
+/// Dense clusters with sparse links between them: positive symmetric weights uniform in
+/// `[weight_min, weight_max]`, pairs within a cluster connected with probability `p_in`, across
+/// clusters with `p_out`; diagonal `-sum_j |A_ij| - slack`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClustersConfig {
+    /// Number of clusters.
+    #[serde(default = "three")]
+    pub clusters: Count,
+    /// Neurons per cluster.
+    pub size: Count,
+    /// Connection probability within a cluster.
+    pub p_in: Fraction,
+    /// Connection probability between clusters.
+    #[serde(default = "zero_prob")]
+    pub p_out: Probability,
+    /// Exactly this many random links between every pair of clusters (besides `p_out`).
+    #[serde(default)]
+    pub links: u32,
+    /// Smallest weight.
+    pub weight_min: Positive,
+    /// Largest weight.
+    pub weight_max: Positive,
+    /// Slack of diagonal dominance of every row.
+    #[serde(default = "one_nn")]
+    pub slack: NonNegative,
+}
+
+fn zero_prob() -> Probability {
+    Probability(0.0)
+}
+
+fn three() -> Count {
+    Count(3)
+}
+
+/// The network: exactly one of `random_sdd`, `clusters` or `file` (`.npy` or CSV, the full
+/// matrix `A` with its diagonal, relative to the working directory).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PruneNetworkConfig {
+    /// Random signed symmetric diagonally dominant matrix.
+    #[serde(default)]
+    pub random_sdd: Option<RandomSddConfig>,
+    /// Clusters with sparse long-range links.
+    #[serde(default)]
+    pub clusters: Option<ClustersConfig>,
+    /// A matrix file.
+    #[serde(default)]
+    pub file: Option<String>,
+}
+
+/// How the stationary covariance is obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CovarianceMethod {
+    /// `-(sigma^2/2) A^-1` (symmetric) or the Lyapunov solution.
+    #[default]
+    Exact,
+    /// Exact for the `noise` rule, and also estimated from a simulation of the noisy dynamics
+    /// for the `noise_online` rule.
+    Estimated,
+}
+
+/// The covariance and, when estimated, the noise simulation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CovarianceConfig {
+    /// `exact` or `estimated`.
+    #[serde(default)]
+    pub method: CovarianceMethod,
+    /// Euler-Maruyama step.
+    #[serde(default)]
+    pub dt: Option<Positive>,
+    /// Steps recorded into the running covariance.
+    #[serde(default)]
+    pub steps: Option<Count>,
+    /// Steps simulated before recording.
+    #[serde(default)]
+    pub burn_in: u32,
+}
+
+fn exact_cov() -> CovarianceConfig {
+    CovarianceConfig {
+        method: CovarianceMethod::Exact,
+        dt: None,
+        steps: None,
+        burn_in: 0,
+    }
+}
+
+/// How synapses are sampled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PruneMode {
+    /// One decision per pair, mirrored (the matrix must be symmetric).
+    #[default]
+    Symmetric,
+    /// Every off-diagonal synapse decided independently.
+    Directed,
+}
+
+/// The pruning rate: exactly one of `target_fraction` and `eps`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PruneRuleConfig {
+    /// Expected fraction of synapses kept (rho solved so that `sum min(1, rho s)` matches).
+    #[serde(default)]
+    pub target_fraction: Option<Fraction>,
+    /// The theory's `rho = 8 ln N / (eps^2 sigma^2)`.
+    #[serde(default)]
+    pub eps: Option<Positive>,
+    /// `symmetric` or `directed`.
+    #[serde(default)]
+    pub mode: PruneMode,
+    /// Run the theory (`eps`) on a matrix that is not symmetric diagonally dominant anyway.
+    #[serde(default)]
+    pub allow_non_sdd: bool,
+}
+
+/// Experiment kind `prune` (DESIGN §3.5).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PruneConfig {
+    /// Experiment name (letters, digits, `_`, `-`, `.`).
+    pub name: String,
+    /// Always `prune`.
+    pub kind: String,
+    /// Seed of every random draw; drawn and written back when absent.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// The network.
+    pub network: PruneNetworkConfig,
+    /// Noise amplitude `sigma`.
+    #[serde(default = "one_pos")]
+    pub sigma: Positive,
+    /// Stationary covariance.
+    #[serde(default = "exact_cov")]
+    pub covariance: CovarianceConfig,
+    /// Pruning rate and mode.
+    pub prune: PruneRuleConfig,
+    /// Random vectors for the quadratic-form ratios.
+    #[serde(default = "two_hundred")]
+    pub quad_vectors: Count,
+}
+
+fn two_hundred() -> Count {
+    Count(200)
+}
+
 /// A parsed experiment of any kind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Experiment {
+    /// `prune`.
+    Prune(PruneConfig),
     /// `fit_rate`.
     FitRate(FitRateConfig),
     /// `fit_behavior`.
@@ -710,6 +895,7 @@ macro_rules! each_kind {
     ($exp:expr, $c:ident => $body:expr) => {
         match $exp {
             Experiment::FitRate($c) => $body,
+            Experiment::Prune($c) => $body,
             Experiment::FitBehavior($c) => $body,
             Experiment::MetaFunction($c) => $body,
         }
@@ -726,6 +912,7 @@ impl Experiment {
         match self {
             Experiment::FitRate(_) => "fit_rate",
             Experiment::FitBehavior(_) => "fit_behavior",
+            Experiment::Prune(_) => "prune",
             Experiment::MetaFunction(_) => "meta_function",
         }
     }
@@ -745,6 +932,12 @@ impl Experiment {
                 if c.network.w0_std.is_none() {
                     let n = c.network.n_in.0 as f64 + c.network.n_out.0 as f64;
                     c.network.w0_std = Some(Positive(1.0 / n));
+                }
+            }
+            Experiment::Prune(c) => {
+                if c.covariance.method == CovarianceMethod::Estimated {
+                    c.covariance.dt.get_or_insert(Positive(0.002));
+                    c.covariance.steps.get_or_insert(Count(200_000));
                 }
             }
             Experiment::FitBehavior(c) => {
@@ -912,6 +1105,10 @@ pub fn parse_str(text: &str, file: &str) -> Result<Experiment, ConfigError> {
             serde_saphyr::from_str_with_options(text, options())
                 .map_err(|e| yaml_error(&e, text, file))?,
         ),
+        "prune" => Experiment::Prune(
+            serde_saphyr::from_str_with_options(text, options())
+                .map_err(|e| yaml_error(&e, text, file))?,
+        ),
         "fit_behavior" => Experiment::FitBehavior(
             serde_saphyr::from_str_with_options(text, options())
                 .map_err(|e| yaml_error(&e, text, file))?,
@@ -1018,7 +1215,89 @@ pub fn validate(exp: &Experiment) -> Result<(), (String, String)> {
         Experiment::FitRate(c) => validate_fit_rate(c),
         Experiment::MetaFunction(c) => validate_meta(c),
         Experiment::FitBehavior(c) => validate_behavior(c),
+        Experiment::Prune(c) => validate_prune(c),
     }
+}
+
+/// Largest network `prune` accepts.
+pub const MAX_PRUNE_N: u32 = 8000;
+
+fn validate_prune(c: &PruneConfig) -> Result<(), (String, String)> {
+    validate_name(&c.name)?;
+    if c.kind != "prune" {
+        return bad("kind", "must be prune");
+    }
+    let net = &c.network;
+    let given = [
+        net.random_sdd.is_some(),
+        net.clusters.is_some(),
+        net.file.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() != 1 {
+        return bad(
+            "network",
+            "give exactly one of `random_sdd`, `clusters` or `file`",
+        );
+    }
+    if let Some(r) = &net.random_sdd {
+        if r.n.0 < 2 || r.n.0 > MAX_PRUNE_N {
+            return bad(
+                "network.random_sdd.n",
+                format!("must be 2 to {MAX_PRUNE_N}"),
+            );
+        }
+    }
+    if let Some(k) = &net.clusters {
+        let n = k.clusters.0 as u64 * k.size.0 as u64;
+        if !(2..=MAX_PRUNE_N as u64).contains(&n) {
+            return bad(
+                "network.clusters",
+                format!("clusters * size = {n}; must be 2 to {MAX_PRUNE_N}"),
+            );
+        }
+        if k.links as u64 > k.size.0 as u64 * k.size.0 as u64 {
+            return bad(
+                "network.clusters.links",
+                "more links than pairs between two clusters",
+            );
+        }
+        if k.weight_min.0 > k.weight_max.0 {
+            return bad("network.clusters.weight_min", "must not exceed weight_max");
+        }
+    }
+    if let Some(f) = &net.file {
+        let lower = f.to_ascii_lowercase();
+        if !(lower.ends_with(".npy") || lower.ends_with(".csv")) {
+            return bad("network.file", "must be a .npy or .csv file");
+        }
+    }
+    let p = &c.prune;
+    match (p.target_fraction, p.eps) {
+        (Some(_), Some(_)) | (None, None) => {
+            return bad("prune", "give exactly one of `target_fraction` or `eps`");
+        }
+        _ => {}
+    }
+    let cov = &c.covariance;
+    match cov.method {
+        CovarianceMethod::Exact => {
+            if cov.dt.is_some() || cov.steps.is_some() || cov.burn_in > 0 {
+                return bad(
+                    "covariance",
+                    "dt, steps and burn_in are for method: estimated",
+                );
+            }
+        }
+        CovarianceMethod::Estimated => {
+            if cov.steps.is_some_and(|s| s.0 > 100_000_000) || cov.burn_in > 100_000_000 {
+                return bad("covariance.steps", "at most 100000000 steps");
+            }
+        }
+    }
+    if c.quad_vectors.0 > 100_000 {
+        return bad("quad_vectors", "must be at most 100000");
+    }
+    Ok(())
 }
 
 fn validate_behavior(c: &FitBehaviorConfig) -> Result<(), (String, String)> {
@@ -1368,6 +1647,7 @@ pub fn apply_overrides(exp: Experiment, overrides: &[String]) -> Result<Experime
                 serde_json::from_value(tree).map(Experiment::MetaFunction)
             }
             Experiment::FitBehavior(_) => serde_json::from_value(tree).map(Experiment::FitBehavior),
+            Experiment::Prune(_) => serde_json::from_value(tree).map(Experiment::Prune),
         }
         .map_err(|e| err(path, e.to_string()))?;
     }

@@ -101,3 +101,197 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+/// A dense matrix read from a file: `rows x cols`, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matrix {
+    /// Rows.
+    pub rows: usize,
+    /// Columns.
+    pub cols: usize,
+    /// Values, row-major.
+    pub data: Vec<f64>,
+}
+
+/// Largest matrix side accepted from a file.
+pub const MAX_MATRIX_SIDE: usize = 20_000;
+
+/// Parses a NumPy `.npy` file holding a 2-D array of `<f8` or `<f4` (C or Fortran order).
+/// Never panics, whatever the bytes; errors say what is wrong.
+pub fn parse_npy_matrix(bytes: &[u8]) -> Result<Matrix, String> {
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err("not a .npy file (no \\x93NUMPY magic)".into());
+    }
+    let (header_start, header_len): (usize, usize) = match bytes[6] {
+        1 => (10, u16::from_le_bytes([bytes[8], bytes[9]]) as usize),
+        2 | 3 if bytes.len() >= 12 => (
+            12,
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+        ),
+        v => return Err(format!("unsupported .npy format version {v}")),
+    };
+    let end = header_start
+        .checked_add(header_len)
+        .filter(|e| *e <= bytes.len())
+        .ok_or("truncated .npy header")?;
+    let header = std::str::from_utf8(&bytes[header_start..end])
+        .map_err(|_| "the .npy header is not text".to_string())?;
+    let field = |key: &str| -> Option<&str> {
+        let at = header.find(&format!("'{key}'"))? + key.len() + 2;
+        let rest = header[at..].trim_start().strip_prefix(':')?.trim_start();
+        Some(rest)
+    };
+    let descr = field("descr").ok_or("the .npy header has no descr")?;
+    let width = if descr.starts_with("'<f8'") {
+        8
+    } else if descr.starts_with("'<f4'") {
+        4
+    } else {
+        return Err(format!(
+            "unsupported dtype {}; write float64 or float32 (little-endian)",
+            descr.split(',').next().unwrap_or("")
+        ));
+    };
+    let fortran = field("fortran_order")
+        .ok_or("the .npy header has no fortran_order")?
+        .starts_with("True");
+    let shape = field("shape").ok_or("the .npy header has no shape")?;
+    let inside = shape
+        .strip_prefix('(')
+        .and_then(|s| s.split(')').next())
+        .ok_or("malformed shape in the .npy header")?;
+    let dims: Vec<usize> = inside
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| format!("bad dimension `{s}`"))
+        })
+        .collect::<Result<_, _>>()?;
+    if dims.len() != 2 {
+        return Err(format!(
+            "expected a 2-D array, got {} dimensions",
+            dims.len()
+        ));
+    }
+    let (rows, cols) = (dims[0], dims[1]);
+    if rows > MAX_MATRIX_SIDE || cols > MAX_MATRIX_SIDE {
+        return Err(format!(
+            "{rows} x {cols} is larger than {MAX_MATRIX_SIDE} on a side"
+        ));
+    }
+    let n = rows * cols;
+    let body = &bytes[end..];
+    if body.len() != n.saturating_mul(width) {
+        return Err(format!(
+            "the data hold {} bytes; a {rows} x {cols} array of {width}-byte floats needs {}",
+            body.len(),
+            n * width
+        ));
+    }
+    let vals: Vec<f64> = body
+        .chunks_exact(width)
+        .map(|c| {
+            if width == 8 {
+                f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
+            } else {
+                f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64
+            }
+        })
+        .collect();
+    let data = if fortran {
+        let mut d = vec![0.0; n];
+        for i in 0..rows {
+            for j in 0..cols {
+                d[i * cols + j] = vals[j * rows + i];
+            }
+        }
+        d
+    } else {
+        vals
+    };
+    Ok(Matrix { rows, cols, data })
+}
+
+/// Parses a matrix as CSV text: one row per line, numbers separated by commas (or
+/// whitespace); blank lines and lines starting with `#` are skipped. Errors name the line.
+pub fn parse_csv_matrix(text: &str) -> Result<Matrix, String> {
+    let mut rows = 0;
+    let mut cols = 0;
+    let mut data = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let row: Vec<f64> = t
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<f64>()
+                    .map_err(|_| format!("line {}: `{s}` is not a number", i + 1))
+            })
+            .collect::<Result<_, _>>()?;
+        if rows == 0 {
+            cols = row.len();
+        } else if row.len() != cols {
+            return Err(format!(
+                "line {}: {} values, but the first row has {cols}",
+                i + 1,
+                row.len()
+            ));
+        }
+        rows += 1;
+        if rows > MAX_MATRIX_SIDE || cols > MAX_MATRIX_SIDE {
+            return Err(format!("larger than {MAX_MATRIX_SIDE} on a side"));
+        }
+        data.extend(row);
+    }
+    if rows == 0 {
+        return Err("no rows".into());
+    }
+    Ok(Matrix { rows, cols, data })
+}
+
+#[cfg(test)]
+mod matrix_tests {
+    use super::*;
+
+    #[test]
+    fn npy_round_trip_orders_dtypes_and_errors() {
+        let data = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let m = parse_npy_matrix(&npy_bytes(&[2, 3], &data)).unwrap();
+        assert_eq!((m.rows, m.cols, m.data.as_slice()), (2, 3, &data[..]));
+        // Fortran order, float32.
+        let mut b = npy_bytes(&[2, 3], &[0.0; 6]);
+        let text = String::from_utf8_lossy(&b[10..]).replace(
+            "'<f8', 'fortran_order': False",
+            "'<f4', 'fortran_order': True ",
+        );
+        b.truncate(10);
+        let header = &text[..text.find('\n').unwrap() + 1];
+        b.extend_from_slice(header.as_bytes());
+        for v in [1.0f32, 4.0, 2.0, 5.0, 3.0, 6.0] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        let m = parse_npy_matrix(&b).unwrap();
+        assert_eq!(m.data, data.to_vec());
+        assert!(parse_npy_matrix(b"hello")
+            .unwrap_err()
+            .contains("not a .npy"));
+        let short = &npy_bytes(&[2, 3], &data)[..60];
+        assert!(parse_npy_matrix(short).is_err());
+        let one_d = npy_bytes(&[6], &data);
+        assert!(parse_npy_matrix(&one_d).unwrap_err().contains("2-D"));
+    }
+
+    #[test]
+    fn csv_matrix_parses_and_names_lines() {
+        let m = parse_csv_matrix("# A\n-2, 1\n1 -2\n\n").unwrap();
+        assert_eq!((m.rows, m.cols, m.data), (2, 2, vec![-2.0, 1.0, 1.0, -2.0]));
+        assert!(parse_csv_matrix("1,2\n3\n").unwrap_err().contains("line 2"));
+        assert!(parse_csv_matrix("1,z\n").unwrap_err().contains("`z`"));
+        assert!(parse_csv_matrix("").is_err());
+    }
+}

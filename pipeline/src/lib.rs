@@ -11,6 +11,7 @@
 //! | [`run`] | run directory, `meta.json`, `metrics.json`, artifacts |
 //! | [`fit_rate`] | experiment kind `fit_rate` (Mehta et al. 2024, fig. 2) |
 //! | [`fit_behavior`] | experiment kind `fit_behavior` (Mehta et al. 2024, fig. 3, flies) |
+//! | [`prune`] | experiment kind `prune` (Moore & Chaudhuri 2020) |
 //! | [`meta`] | experiment kind `meta_function` (Confavreux et al. 2020) |
 //! | [`cmaes`], [`parallel`] | CMA-ES; deterministic parallel map |
 //! | [`adam`], [`linalg`], [`metrics`] | optimiser, eigen-decomposition, R^2 |
@@ -30,6 +31,7 @@ pub mod metrics;
 pub mod parallel;
 pub mod plot;
 pub mod progress;
+pub mod prune;
 pub mod rng;
 pub mod run;
 pub mod strategies;

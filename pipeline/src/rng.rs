@@ -1,6 +1,7 @@
 //! Seeded randomness: xoshiro256++ streams split by `jump()`, Gaussian draws by the polar
 //! Box-Muller method using `libm` (pure Rust), so a seed gives the same bits on every platform.
 
+pub use rand_core;
 use rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -87,6 +88,20 @@ impl Rng {
         idx.truncate(k);
         idx.sort_unstable();
         idx
+    }
+}
+
+/// The stream as a `rand_core` generator, so kernels that take one (pruning samples, noise
+/// steps) draw from the seeded stream.
+impl RngCore for Rng {
+    fn next_u32(&mut self) -> u32 {
+        (self.inner.next_u64() >> 32) as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.inner.next_u64()
+    }
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        self.inner.fill_bytes(dst)
     }
 }
 

@@ -1,0 +1,729 @@
+//! Experiment kind `prune`: noise-driven synaptic pruning that preserves the spectrum
+//! (Moore & Chaudhuri 2020; DESIGN §3.5), against two controls at the same expected synapse
+//! count: keep probability proportional to `|w|`, and uniform.
+//!
+//! The network matrix `A` (leak on the diagonal) is generated (random signed symmetric
+//! diagonally dominant; dense clusters with sparse long-range links) or read from `.npy` / CSV.
+//! The stationary covariance of `dx = A x dt + sigma dW` is exact (`-(sigma^2/2) A^-1` for
+//! symmetric `A`, else the Lyapunov solution by Smith's doubling iteration) and, on request,
+//! also estimated from a simulation of the noisy dynamics alone (the `noise_online` rule).
+//! Linear algebra (eigenvalues, Cholesky, LU) is nalgebra's.
+
+use crate::config::{CovarianceMethod, PruneConfig, PruneMode};
+use crate::fit_rate::RunError;
+use crate::io::{csv_bytes, npy_bytes, parse_csv_matrix, parse_npy_matrix, Matrix};
+use crate::plot::{line_chart, Series};
+use crate::progress::Progress;
+use crate::rng::Rng;
+use crate::run::{pretty, put, RunOptions};
+use nalgebra::DMatrix;
+use serde_json::{json, Value};
+use std::path::Path;
+use synplast_kernels::prune::{
+    covariance_finish, covariance_update, euler_maruyama_step, keep_probabilities, reset_diagonal,
+    rho_for_expected_count, rho_theory, sample_directed, sample_symmetric, score,
+};
+
+/// Reads a matrix file (`.npy` or CSV); errors name the file.
+pub fn load_matrix(path: &str) -> Result<Matrix, String> {
+    let p = Path::new(path);
+    let bytes = std::fs::read(p).map_err(|e| format!("{path}: cannot read the matrix: {e}"))?;
+    let m = if path.to_ascii_lowercase().ends_with(".npy") {
+        parse_npy_matrix(&bytes)
+    } else {
+        std::str::from_utf8(&bytes)
+            .map_err(|_| "not UTF-8 text".to_string())
+            .and_then(parse_csv_matrix)
+    };
+    m.map_err(|e| format!("{path}: {e}"))
+}
+
+/// Checks a matrix for the experiment: square, finite, symmetric for symmetric sampling, and
+/// symmetric diagonally dominant where the theory (`eps`) needs it unless `allow_non_sdd`.
+pub fn check_matrix(m: &Matrix, cfg: &PruneConfig) -> Result<(), String> {
+    if m.rows != m.cols {
+        return Err(format!(
+            "the matrix is {} x {}; it must be square",
+            m.rows, m.cols
+        ));
+    }
+    let n = m.rows;
+    if n < 2 {
+        return Err("the matrix must be at least 2 x 2".into());
+    }
+    if let Some(k) = m.data.iter().position(|v| !v.is_finite()) {
+        return Err(format!(
+            "entry ({}, {}) is {}; every entry must be finite",
+            k / n,
+            k % n,
+            m.data[k]
+        ));
+    }
+    let a = &m.data;
+    let scale = a.iter().fold(0.0f64, |s, v| s.max(v.abs())).max(1e-300);
+    let symmetric =
+        (0..n).all(|i| (0..i).all(|j| (a[i * n + j] - a[j * n + i]).abs() <= 1e-12 * scale));
+    if cfg.prune.mode == PruneMode::Symmetric && !symmetric {
+        return Err(
+            "the matrix is not symmetric; symmetric sampling needs A = A^T (set prune.mode: directed)"
+                .into(),
+        );
+    }
+    if cfg.prune.eps.is_some() && !cfg.prune.allow_non_sdd {
+        if !symmetric {
+            return Err("the theory's rho (prune.eps) needs a symmetric diagonally dominant matrix; this one is not symmetric (set prune.allow_non_sdd: true to run it anyway)".into());
+        }
+        for i in 0..n {
+            let off: f64 = (0..n).filter(|&j| j != i).map(|j| a[i * n + j].abs()).sum();
+            let slack = -a[i * n + i] - off;
+            if slack < -1e-12 * scale {
+                return Err(format!(
+                    "row {i} is not diagonally dominant (A_ii + sum_j |A_ij| = {:.6e} > 0); the theory's rho (prune.eps) needs a symmetric diagonally dominant matrix with a negative diagonal (set prune.allow_non_sdd: true to run it anyway)",
+                    -slack
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks a matrix file before a run directory exists (bad data: exit 2).
+pub fn check_data(cfg: &PruneConfig) -> Result<(), String> {
+    match &cfg.network.file {
+        Some(f) => {
+            let m = load_matrix(f)?;
+            check_matrix(&m, cfg).map_err(|e| format!("{f}: {e}"))
+        }
+        None => Ok(()),
+    }
+}
+
+fn sdd_diagonal(a: &mut [f64], n: usize, slack: f64) {
+    for i in 0..n {
+        let off: f64 = (0..n).filter(|&j| j != i).map(|j| a[i * n + j].abs()).sum();
+        a[i * n + i] = -off - slack;
+    }
+}
+
+/// Builds the configured network matrix (row-major `n x n`).
+pub fn build_network(cfg: &PruneConfig, rng: &mut Rng) -> Result<Matrix, String> {
+    let net = &cfg.network;
+    if let Some(r) = &net.random_sdd {
+        let n = r.n.get();
+        let gain: Vec<f64> = (0..n)
+            .map(|_| (r.gain_std.0 * rng.normal()).exp())
+            .collect();
+        let mut a = vec![0.0; n * n];
+        for i in 0..n {
+            for j in i + 1..n {
+                if rng.uniform() < r.density.0 {
+                    let v = r.weight_std.0 * gain[i] * gain[j] * rng.normal();
+                    a[i * n + j] = v;
+                    a[j * n + i] = v;
+                }
+            }
+        }
+        sdd_diagonal(&mut a, n, r.slack.0);
+        return Ok(Matrix {
+            rows: n,
+            cols: n,
+            data: a,
+        });
+    }
+    if let Some(k) = &net.clusters {
+        let n = k.clusters.get() * k.size.get();
+        let mut a = vec![0.0; n * n];
+        for i in 0..n {
+            for j in i + 1..n {
+                let same = i / k.size.get() == j / k.size.get();
+                let p = if same { k.p_in.0 } else { k.p_out.0 };
+                if rng.uniform() < p {
+                    let v = k.weight_min.0 + (k.weight_max.0 - k.weight_min.0) * rng.uniform();
+                    a[i * n + j] = v;
+                    a[j * n + i] = v;
+                }
+            }
+        }
+        let m = k.size.get();
+        for c1 in 0..k.clusters.get() {
+            for c2 in c1 + 1..k.clusters.get() {
+                let mut placed = 0;
+                while placed < k.links {
+                    let i = c1 * m + rng.below(m);
+                    let j = c2 * m + rng.below(m);
+                    if a[i * n + j] == 0.0 {
+                        let v = k.weight_min.0 + (k.weight_max.0 - k.weight_min.0) * rng.uniform();
+                        a[i * n + j] = v;
+                        a[j * n + i] = v;
+                        placed += 1;
+                    }
+                }
+            }
+        }
+        sdd_diagonal(&mut a, n, k.slack.0);
+        return Ok(Matrix {
+            rows: n,
+            cols: n,
+            data: a,
+        });
+    }
+    match &net.file {
+        Some(f) => load_matrix(f),
+        None => Err("network: give random_sdd, clusters or file".into()),
+    }
+}
+
+fn dmat(a: &[f64], n: usize) -> DMatrix<f64> {
+    DMatrix::from_row_slice(n, n, a)
+}
+
+fn row_major(m: &DMatrix<f64>) -> Vec<f64> {
+    let n = m.nrows();
+    let mut v = vec![0.0; n * m.ncols()];
+    for i in 0..n {
+        for j in 0..m.ncols() {
+            v[i * m.ncols() + j] = m[(i, j)];
+        }
+    }
+    v
+}
+
+/// The stationary covariance of `dx = A x dt + sigma dW`. Symmetric `A`: `-(sigma^2/2) A^-1`
+/// through the Cholesky factor of `-A` (an error if `-A` is not positive definite, i.e. the
+/// dynamics are unstable). Otherwise the solution of `A C + C A^T + sigma^2 I = 0` by Smith's
+/// doubling iteration on the Cayley transform `U = (A - qI)^-1 (A + qI)`, which converges when
+/// every eigenvalue of `A` has a negative real part.
+pub fn exact_covariance(
+    a: &[f64],
+    n: usize,
+    sigma: f64,
+    symmetric: bool,
+) -> Result<Vec<f64>, String> {
+    let m = dmat(a, n);
+    let s2 = sigma * sigma;
+    if symmetric {
+        let neg = -m;
+        let chol = nalgebra::Cholesky::new(neg).ok_or(
+            "-A is not positive definite: the dynamics have no stationary covariance (is the diagonal negative enough?)",
+        )?;
+        let inv = chol.inverse();
+        return Ok(row_major(&(inv * (s2 / 2.0))));
+    }
+    let q = (m.norm_squared() / n as f64).sqrt().max(1e-12);
+    let id = DMatrix::<f64>::identity(n, n);
+    let minus = (&m - &id * q)
+        .try_inverse()
+        .ok_or("A - qI is singular; cannot solve the Lyapunov equation")?;
+    let mut u = &minus * (&m + &id * q);
+    let mut x = &minus * minus.transpose() * (2.0 * q * s2);
+    for _ in 0..200 {
+        let add = &u * &x * u.transpose();
+        let done = add.norm() <= 1e-15 * x.norm();
+        x += add;
+        u = &u * &u;
+        if done {
+            break;
+        }
+        if !x.iter().all(|v| v.is_finite()) || u.norm() > 1e150 {
+            return Err("A has an eigenvalue with non-negative real part: the dynamics have no stationary covariance".into());
+        }
+    }
+    let resid = &m * &x + &x * m.transpose() + &id * s2;
+    if resid.norm() > 1e-6 * s2 * (n as f64).sqrt() {
+        return Err(format!(
+            "the Lyapunov iteration did not converge (residual {:.3e}); are all eigenvalues of A in the left half-plane?",
+            resid.norm()
+        ));
+    }
+    let sym = (&x + x.transpose()) * 0.5;
+    Ok(row_major(&sym))
+}
+
+/// Estimates the covariance from `burn_in + steps` Euler-Maruyama steps of the noisy dynamics
+/// started at 0, recording every step after the burn-in into Welford's running moments.
+#[allow(clippy::too_many_arguments)]
+pub fn estimate_covariance(
+    a: &[f64],
+    n: usize,
+    sigma: f64,
+    dt: f64,
+    steps: usize,
+    burn_in: usize,
+    rng: &mut Rng,
+    progress: &Progress,
+) -> Result<Vec<f64>, RunError> {
+    let kerr = |e: synplast_kernels::KernelError| RunError::new(format!("noise simulation: {e}"));
+    let mut x = vec![0.0; n];
+    let b = vec![0.0; n];
+    let mut scratch = vec![0.0; n];
+    let mut mean = vec![0.0; n];
+    let mut m2 = vec![0.0; n * n];
+    let mut count = 0u64;
+    let chunk = ((burn_in + steps) / 100).max(1);
+    for t in 0..burn_in + steps {
+        euler_maruyama_step(a, &b, sigma, dt, &mut x, &mut scratch, rng).map_err(kerr)?;
+        if t >= burn_in {
+            covariance_update(&x, &mut mean, &mut m2, &mut count, &mut scratch).map_err(kerr)?;
+        }
+        if t % chunk == 0 {
+            if crate::interrupt::requested() {
+                return Err(RunError::interrupted());
+            }
+            progress.tick(1, None);
+        }
+    }
+    let mut c = vec![0.0; n * n];
+    covariance_finish(&m2, count, n, &mut c).map_err(kerr)?;
+    Ok(c)
+}
+
+/// Eigenvalues: real and sorted ascending for a symmetric matrix; otherwise complex, sorted by
+/// real then imaginary part (`(re, im)` pairs).
+pub fn eigenvalues(a: &[f64], n: usize, symmetric: bool) -> Vec<(f64, f64)> {
+    let m = dmat(a, n);
+    let mut v: Vec<(f64, f64)> = if symmetric {
+        m.symmetric_eigenvalues()
+            .iter()
+            .map(|&l| (l, 0.0))
+            .collect()
+    } else {
+        m.complex_eigenvalues()
+            .iter()
+            .map(|c| (c.re, c.im))
+            .collect()
+    };
+    v.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.total_cmp(&y.1)));
+    v
+}
+
+/// What a pruning rule did to the network.
+#[derive(Debug, Clone)]
+pub struct RuleResult {
+    /// Rule name.
+    pub name: &'static str,
+    /// The rate used.
+    pub rho: f64,
+    /// Expected fraction of synapses kept.
+    pub expected_fraction: f64,
+    /// Fraction actually kept.
+    pub fraction_kept: f64,
+    /// The pruned matrix (diagonal reset).
+    pub pruned: Vec<f64>,
+    /// Its eigenvalues, in the order of [`eigenvalues`].
+    pub eig: Vec<(f64, f64)>,
+    /// Largest relative eigenvalue error.
+    pub eig_rel_err_max: f64,
+    /// Median relative eigenvalue error.
+    pub eig_rel_err_median: f64,
+    /// Smallest and largest `v^T A~ v / v^T A v` over random vectors.
+    pub quad_ratio: (f64, f64),
+    /// `|x~ - x| / |x|` of the steady response `x = -A^-1 b` to a held-out input `b`.
+    pub response_rel_err: f64,
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.is_empty() {
+        f64::NAN
+    } else if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        0.5 * (v[m - 1] + v[m])
+    }
+}
+
+/// Candidate synapses: the upper triangle in symmetric mode (one per pair), every off-diagonal
+/// entry in directed mode; those with a non-zero weight.
+fn candidates(a: &[f64], n: usize, mode: PruneMode) -> Vec<usize> {
+    (0..n)
+        .flat_map(|i| (0..n).map(move |j| (i, j)))
+        .filter(|&(i, j)| match mode {
+            PruneMode::Symmetric => j > i,
+            PruneMode::Directed => j != i,
+        })
+        .map(|(i, j)| i * n + j)
+        .filter(|&k| a[k] != 0.0)
+        .collect()
+}
+
+/// The rate giving `target` expected synapses for these scores (infinite when the target is
+/// every candidate with a positive score).
+fn rho_for(scores: &[f64], cand: &[usize], target: f64) -> Result<f64, RunError> {
+    let s: Vec<f64> = cand.iter().map(|&k| scores[k]).collect();
+    let positive = s.iter().filter(|v| **v > 0.0).count() as f64;
+    if target >= positive - 1e-9 {
+        return Ok(f64::INFINITY);
+    }
+    rho_for_expected_count(&s, target).map_err(|e| RunError::new(format!("solving for rho: {e}")))
+}
+
+fn expected_count(scores: &[f64], cand: &[usize], rho: f64) -> f64 {
+    cand.iter()
+        .map(|&k| {
+            if scores[k] > 0.0 {
+                (rho * scores[k]).min(1.0)
+            } else {
+                0.0
+            }
+        })
+        .sum()
+}
+
+/// Everything the metrics need of the original network.
+pub struct Reference<'a> {
+    /// The matrix.
+    pub a: &'a [f64],
+    /// Its size.
+    pub n: usize,
+    /// Symmetric sampling.
+    pub mode: PruneMode,
+    /// Its eigenvalues.
+    pub eig: Vec<(f64, f64)>,
+    /// Random vectors for quadratic forms (`k x n`).
+    pub vectors: Vec<Vec<f64>>,
+    /// Held-out input.
+    pub b: Vec<f64>,
+    /// Steady response `-A^-1 b`.
+    pub response: Vec<f64>,
+}
+
+fn quad(a: &[f64], n: usize, v: &[f64]) -> f64 {
+    (0..n)
+        .map(|i| v[i] * (0..n).map(|j| a[i * n + j] * v[j]).sum::<f64>())
+        .sum()
+}
+
+fn steady_response(a: &[f64], n: usize, b: &[f64]) -> Option<Vec<f64>> {
+    let m = dmat(a, n);
+    let rhs = nalgebra::DVector::from_column_slice(b);
+    m.lu().solve(&rhs).map(|x| x.iter().map(|v| -v).collect())
+}
+
+/// Samples one rule's pruned matrix and measures it.
+fn apply_rule(
+    name: &'static str,
+    r: &Reference<'_>,
+    scores: &[f64],
+    rho: f64,
+    cand: &[usize],
+    rng: &mut Rng,
+) -> Result<RuleResult, RunError> {
+    let n = r.n;
+    let kerr = |e: synplast_kernels::KernelError| RunError::new(format!("{name}: {e}"));
+    let mut p = vec![0.0; n * n];
+    keep_probabilities(scores, rho, &mut p).map_err(kerr)?;
+    let mut out = vec![0.0; n * n];
+    let kept = match r.mode {
+        PruneMode::Symmetric => sample_symmetric(r.a, &p, n, rng, &mut out),
+        PruneMode::Directed => sample_directed(r.a, &p, n, rng, &mut out),
+    }
+    .map_err(kerr)?;
+    reset_diagonal(r.a, &mut out, n).map_err(kerr)?;
+    let eig = eigenvalues(&out, n, r.mode == PruneMode::Symmetric);
+    let mut errs: Vec<f64> = r
+        .eig
+        .iter()
+        .zip(&eig)
+        .map(|(o, q)| ((q.0 - o.0).hypot(q.1 - o.1)) / o.0.hypot(o.1).max(1e-300))
+        .collect();
+    let max = errs.iter().fold(0.0f64, |m, v| m.max(*v));
+    let med = median(&mut errs);
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in &r.vectors {
+        let ratio = quad(&out, n, v) / quad(r.a, n, v);
+        lo = lo.min(ratio);
+        hi = hi.max(ratio);
+    }
+    let response_rel_err = match steady_response(&out, n, &r.b) {
+        Some(x) => {
+            let num: f64 = x
+                .iter()
+                .zip(&r.response)
+                .map(|(a, b)| (a - b).powi(2))
+                .sum();
+            let den: f64 = r.response.iter().map(|b| b * b).sum();
+            (num / den.max(1e-300)).sqrt()
+        }
+        None => f64::INFINITY,
+    };
+    Ok(RuleResult {
+        name,
+        rho,
+        expected_fraction: expected_count(scores, cand, rho) / cand.len().max(1) as f64,
+        fraction_kept: kept as f64 / cand.len().max(1) as f64,
+        pruned: out,
+        eig,
+        eig_rel_err_max: max,
+        eig_rel_err_median: med,
+        quad_ratio: (lo, hi),
+        response_rel_err,
+    })
+}
+
+fn num(v: f64) -> Value {
+    if v.is_finite() {
+        json!(v)
+    } else {
+        Value::Null
+    }
+}
+
+fn rule_json(r: &RuleResult) -> Value {
+    json!({
+        "rho": num(r.rho),
+        "expected_fraction": num(r.expected_fraction),
+        "fraction_kept": num(r.fraction_kept),
+        "eig_rel_err_max": num(r.eig_rel_err_max),
+        "eig_rel_err_median": num(r.eig_rel_err_median),
+        "quad_ratio_min": num(r.quad_ratio.0),
+        "quad_ratio_max": num(r.quad_ratio.1),
+        "response_rel_err": num(r.response_rel_err),
+    })
+}
+
+/// Runs a `prune` experiment into `dir`; returns the summary printed at the end.
+pub fn run(
+    cfg: &PruneConfig,
+    exp: &crate::config::Experiment,
+    dir: &Path,
+    opts: &RunOptions,
+) -> Result<String, RunError> {
+    let seed = cfg.seed.unwrap_or(0);
+    let master = Rng::new(seed);
+    let m = build_network(cfg, &mut master.substream(0)).map_err(RunError::new)?;
+    check_matrix(&m, cfg).map_err(RunError::new)?;
+    let n = m.rows;
+    let a = &m.data;
+    let sigma = cfg.sigma.0;
+    let symmetric = cfg.prune.mode == PruneMode::Symmetric;
+    let estimated = cfg.covariance.method == CovarianceMethod::Estimated;
+    let progress = Progress::new(if estimated { 101 } else { 1 }, "steps", opts.quiet);
+    let c = exact_covariance(a, n, sigma, symmetric).map_err(RunError::new)?;
+    let eig = eigenvalues(a, n, symmetric);
+    let mut qrng = master.substream(6);
+    let vectors: Vec<Vec<f64>> = (0..cfg.quad_vectors.get())
+        .map(|_| (0..n).map(|_| qrng.normal()).collect())
+        .collect();
+    let mut brng = master.substream(7);
+    let b: Vec<f64> = (0..n).map(|_| brng.normal()).collect();
+    let response = steady_response(a, n, &b).ok_or_else(|| RunError::new("A is singular"))?;
+    let reference = Reference {
+        a,
+        n,
+        mode: cfg.prune.mode,
+        eig,
+        vectors,
+        b,
+        response,
+    };
+    let cand = candidates(a, n, cfg.prune.mode);
+    if cand.is_empty() {
+        return Err(RunError::new(
+            "the network has no off-diagonal synapses to prune",
+        ));
+    }
+    let kerr = |e: synplast_kernels::KernelError| RunError::new(format!("scores: {e}"));
+    let mut s_noise = vec![0.0; n * n];
+    score(a, &c, n, &mut vec![0.0; n], &mut s_noise).map_err(kerr)?;
+    let (rho_noise, target) = match (cfg.prune.eps, cfg.prune.target_fraction) {
+        (Some(eps), _) => {
+            let rho = rho_theory(n, eps.0, sigma).map_err(kerr)?;
+            (rho, expected_count(&s_noise, &cand, rho))
+        }
+        (None, Some(f)) => {
+            let t = f.0 * cand.len() as f64;
+            (rho_for(&s_noise, &cand, t)?, t)
+        }
+        (None, None) => return Err(RunError::new("prune: give eps or target_fraction")),
+    };
+    let s_weight: Vec<f64> = a
+        .iter()
+        .enumerate()
+        .map(|(k, v)| if k / n == k % n { 0.0 } else { v.abs() })
+        .collect();
+    let s_uniform: Vec<f64> = s_weight
+        .iter()
+        .map(|v| f64::from(u8::from(*v > 0.0)))
+        .collect();
+    let mut results = vec![
+        apply_rule(
+            "noise",
+            &reference,
+            &s_noise,
+            rho_noise,
+            &cand,
+            &mut master.substream(2),
+        )?,
+        apply_rule(
+            "weight",
+            &reference,
+            &s_weight,
+            rho_for(&s_weight, &cand, target)?,
+            &cand,
+            &mut master.substream(3),
+        )?,
+        apply_rule(
+            "uniform",
+            &reference,
+            &s_uniform,
+            rho_for(&s_uniform, &cand, target)?,
+            &cand,
+            &mut master.substream(4),
+        )?,
+    ];
+    let mut cov_err = None;
+    if estimated {
+        let dt = cfg.covariance.dt.map(|v| v.0).unwrap_or(0.002);
+        let max_abs = reference
+            .eig
+            .iter()
+            .fold(0.0f64, |m, l| m.max(l.0.hypot(l.1)));
+        if dt * max_abs >= 1.9 {
+            return Err(RunError::new(format!(
+                "covariance.dt = {dt} is unstable for this network (largest |eigenvalue| {max_abs:.4}); use dt below {:.3e}",
+                1.9 / max_abs
+            )));
+        }
+        let steps = cfg.covariance.steps.map(|s| s.get()).unwrap_or(200_000);
+        let c_est = estimate_covariance(
+            a,
+            n,
+            sigma,
+            dt,
+            steps,
+            cfg.covariance.burn_in as usize,
+            &mut master.substream(1),
+            &progress,
+        )?;
+        let diff: f64 = c_est.iter().zip(&c).map(|(x, y)| (x - y).powi(2)).sum();
+        let norm: f64 = c.iter().map(|y| y * y).sum();
+        cov_err = Some((diff / norm).sqrt());
+        let mut s_online = vec![0.0; n * n];
+        score(a, &c_est, n, &mut vec![0.0; n], &mut s_online).map_err(kerr)?;
+        let rho = rho_for(&s_online, &cand, target)?;
+        results.push(apply_rule(
+            "noise_online",
+            &reference,
+            &s_online,
+            rho,
+            &cand,
+            &mut master.substream(5),
+        )?);
+    }
+    progress.finish();
+
+    // Artifacts.
+    put(dir, "network.npy", &npy_bytes(&[n, n], a))?;
+    for r in &results {
+        put(
+            dir,
+            &format!("pruned_{}.npy", r.name),
+            &npy_bytes(&[n, n], &r.pruned),
+        )?;
+    }
+    let mut header = vec!["index".to_string()];
+    let mut cols: Vec<&Vec<(f64, f64)>> = vec![&reference.eig];
+    let names: Vec<&str> = std::iter::once("original")
+        .chain(results.iter().map(|r| r.name))
+        .collect();
+    cols.extend(results.iter().map(|r| &r.eig));
+    for nm in &names {
+        if symmetric {
+            header.push(nm.to_string());
+        } else {
+            header.push(format!("{nm}_re"));
+            header.push(format!("{nm}_im"));
+        }
+    }
+    let rows: Vec<Vec<f64>> = (0..n)
+        .map(|k| {
+            let mut row = vec![k as f64];
+            for c in &cols {
+                row.push(c[k].0);
+                if !symmetric {
+                    row.push(c[k].1);
+                }
+            }
+            row
+        })
+        .collect();
+    let header_ref: Vec<&str> = header.iter().map(|s| s.as_str()).collect();
+    put(dir, "eigenvalues.csv", &csv_bytes(&header_ref, &rows))?;
+    const COLORS: [&str; 5] = ["#000000", "#d62728", "#1f77b4", "#2ca02c", "#ff7f0e"];
+    let series: Vec<Series> = names
+        .iter()
+        .zip(&cols)
+        .enumerate()
+        .map(|(i, (nm, c))| Series {
+            name: nm.to_string(),
+            points: c.iter().enumerate().map(|(k, l)| (k as f64, l.0)).collect(),
+            color: COLORS[i % COLORS.len()].into(),
+            width: if i == 0 { 3.0 } else { 1.5 },
+        })
+        .collect();
+    put(
+        dir,
+        "spectrum.svg",
+        line_chart(
+            "Eigenvalues: original and pruned (sorted)",
+            "index",
+            if symmetric { "eigenvalue" } else { "real part" },
+            &series,
+            false,
+        )
+        .as_bytes(),
+    )?;
+
+    let noise_max = results[0].eig_rel_err_max;
+    let mut metrics = json!({
+        "experiment": cfg.name,
+        "kind": "prune",
+        "seed": seed,
+        "config_hash": exp.hash(),
+        "n": n,
+        "synapses": cand.len(),
+        "mode": if symmetric { "symmetric" } else { "directed" },
+        "sigma": sigma,
+        "target_expected_synapses": num(target),
+        "covariance_rel_err_online": cov_err.map(num).unwrap_or(Value::Null),
+        "noise_max_err_over_weight": num(noise_max / results[1].eig_rel_err_max),
+        "noise_max_err_over_uniform": num(noise_max / results[2].eig_rel_err_max),
+    });
+    if let Some(eps) = cfg.prune.eps {
+        metrics["eps"] = json!(eps.0);
+        let r = &results[0];
+        metrics["noise_within_eps"] = json!({
+            "eigenvalues": r.eig_rel_err_max <= eps.0,
+            "quadratic_form": r.quad_ratio.0 >= 1.0 - eps.0 && r.quad_ratio.1 <= 1.0 + eps.0,
+        });
+    }
+    let mut summary = format!(
+        "{}: N = {n}, {} synapses ({}), expected kept {:.1} ({:.1}%)",
+        cfg.name,
+        cand.len(),
+        if symmetric { "pairs" } else { "directed" },
+        target,
+        100.0 * target / cand.len() as f64
+    );
+    for r in &results {
+        metrics[r.name] = rule_json(r);
+        summary.push_str(&format!(
+            "\n  {:<12} kept {:6.2}%  eig rel err max {:.4} median {:.4}  quad ratio [{:.4}, {:.4}]  response err {:.4}",
+            r.name,
+            100.0 * r.fraction_kept,
+            r.eig_rel_err_max,
+            r.eig_rel_err_median,
+            r.quad_ratio.0,
+            r.quad_ratio.1,
+            r.response_rel_err
+        ));
+    }
+    if let Some(e) = cov_err {
+        summary.push_str(&format!(
+            "\n  online covariance relative error (Frobenius): {e:.4}"
+        ));
+    }
+    put(dir, "metrics.json", &pretty(&metrics))?;
+    Ok(summary)
+}
