@@ -15,6 +15,7 @@ use synplast_kernels::gradient::{
 use synplast_kernels::linear::{
     batch_epoch, batch_epoch_sensitivity, sensitivity_scratch_len, LinearShape, NoPlasticity,
 };
+use synplast_kernels::prune;
 use synplast_kernels::rate::{rate_forward, rate_step, simulate, FixedRateLayer};
 use synplast_kernels::reward::{MlpRule, RewardAverage, RewardRule, RewardTaylorRule};
 use synplast_kernels::{OjaRule, TaylorRule};
@@ -125,6 +126,7 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
     }
 
     behavior_kernels(u)?;
+    prune_kernels(u)?;
 
     let mut fixed = FixedRateLayer::<f32, 3, 2>::new([[u.arbitrary()?; 3]; 2]);
     let xf: [f32; 3] = [u.arbitrary()?, u.arbitrary()?, u.arbitrary()?];
@@ -196,6 +198,63 @@ fn behavior_kernels(u: &mut Unstructured<'_>) -> Result<()> {
         &mut gm,
         Some(&mut fisher),
     );
+    Ok(())
+}
+
+/// A small PRNG fed from the fuzz input (pruning draws from a `rand_core` generator).
+struct Bytes(u64);
+impl prune_rng::RngCore for Bytes {
+    fn next_u32(&mut self) -> u32 {
+        self.next_u64() as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1);
+        self.0 >> 3
+    }
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        for b in dst {
+            *b = self.next_u64() as u8;
+        }
+    }
+}
+use synplast::rng::rand_core as prune_rng;
+
+/// Scores, probabilities, rho, sampling, diagonal reset, noise steps, running covariance and
+/// the rectified-linear step.
+fn prune_kernels(u: &mut Unstructured<'_>) -> Result<()> {
+    let n = u.int_in_range(0..=5usize)?;
+    let w = near(u, n * n)?;
+    let c = near(u, n * n)?;
+    let mut diag = vec![0.0; len(u, n)?];
+    let mut s = vec![0.0; len(u, n * n)?];
+    let _ = prune::score(&w, &c, n, &mut diag, &mut s);
+    let mut p = vec![0.0; s.len()];
+    let _ = prune::keep_probabilities(&s, u.arbitrary()?, &mut p);
+    let _ = prune::rho_for_expected_count(&s, u.arbitrary()?);
+    let _ = prune::rho_theory(n, u.arbitrary()?, u.arbitrary::<f64>()?);
+    let mut rng = Bytes(u.arbitrary()?);
+    let mut out = vec![0.0; len(u, n * n)?];
+    let _ = prune::sample_symmetric(&w, &p, n, &mut rng, &mut out);
+    let _ = prune::sample_directed(&w, &p, n, &mut rng, &mut out);
+    let _ = prune::reset_diagonal(&w, &mut out, n);
+    let mut x = near(u, n)?;
+    let b = near(u, n)?;
+    let mut scratch = vec![0.0; len(u, n)?];
+    let _ = prune::euler_maruyama_step(
+        &w,
+        &b,
+        u.arbitrary()?,
+        u.arbitrary()?,
+        &mut x,
+        &mut scratch,
+        &mut rng,
+    );
+    let _ = prune::relu_step(&w, &b, u.arbitrary()?, &mut x, &mut scratch);
+    let mut mean = near(u, n)?;
+    let mut m2 = near(u, n * n)?;
+    let mut count: u64 = u.arbitrary()?;
+    let _ = prune::covariance_update(&x, &mut mean, &mut m2, &mut count, &mut scratch);
+    let _ = prune::covariance_finish(&m2, count, n, &mut out);
     Ok(())
 }
 
