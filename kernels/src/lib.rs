@@ -12,6 +12,7 @@
 //! | reward rules (81-term Taylor, MLP), expected reward | [`reward`] | `dw = f(x, y, w, r; theta)`, `r = R - E[R]` |
 //! | behaving network, session gradients | [`behavior`] | `h = tanh(W x)`, `p = sigmoid(c sum h)` |
 //! | noise-driven pruning, noisy dynamics, running covariance | [`prune`] | `p = min(1, rho s)`, `s = |w| Var(x_i - sign(w) x_j)` |
+//! | conductance-based LIF, spike delivery, traces, doublet rule | [`spiking`] | `tau_m dv/dt = g_e (E_e - v) + ...` |
 //! | linear neurons, lateral layer, batch rules | [`linear`] | `y = W x + L y`, batch-averaged updates |
 //!
 //! Conventions (see `DESIGN.md` §2 of the project):
@@ -41,6 +42,7 @@ pub mod prune;
 pub mod rate;
 pub mod reward;
 pub mod rule;
+pub mod spiking;
 pub mod taylor;
 
 pub use error::KernelError;

@@ -1,0 +1,327 @@
+//! Spiking networks: conductance-based LIF neurons, spike delivery over compressed sparse rows,
+//! pre/post traces and the doublet plasticity rule (Confavreux et al. 2023; Brette et al. 2007;
+//! DESIGN §3.6, §3.7).
+//!
+//! Units: time in ms, voltages in mV, conductances in units of the leak conductance.
+//! Connectivity is the caller's: synapse `k` of presynaptic neuron `i` is
+//! `ptr[i] <= k < ptr[i + 1]`, with target `target[k]` and weight `w[k]`; for plasticity on
+//! postsynaptic spikes the caller also gives the incoming index (`in_ptr`, `in_syn`: the
+//! synapses onto each neuron, as indices into `w`, and `in_pre`: their presynaptic neurons).
+//! Kernels iterate over these slices; they never allocate. Out-of-range indices are an error
+//! value, never a panic.
+//!
+//! Step order of a network step (the pipeline's, after DESIGN §3.6): neurons (integrate, spike,
+//! reset), then spike delivery (each spike adds its synapse's weight *before* that spike's
+//! plasticity update to the target conductance), then plasticity with the traces from before
+//! this step's spikes, then traces (+1 per spike, then decay).
+
+use crate::error::{check_len, finite_or, finite_probe, KernelError};
+use num_traits::Float;
+
+/// The COBA benchmark neuron (Brette et al. 2007; DESIGN §3.7), forward Euler:
+/// `tau_m dv/dt = g_e (E_e - v) + g_i (E_i - v) - (v - E_l) + drive`,
+/// `dg_e/dt = -g_e / tau_e`, `dg_i/dt = -g_i / tau_i`; a spike when `v > v_th`, then `v = v_reset`
+/// held for the refractory period while the conductances go on decaying.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CobaNeuron<F> {
+    /// Time step (ms).
+    pub dt: F,
+    /// Membrane time constant (ms).
+    pub tau_m: F,
+    /// Leak reversal (mV).
+    pub e_leak: F,
+    /// Excitatory reversal (mV).
+    pub e_exc: F,
+    /// Inhibitory reversal (mV).
+    pub e_inh: F,
+    /// Constant drive (mV).
+    pub drive: F,
+    /// Threshold (mV).
+    pub v_th: F,
+    /// Reset (mV).
+    pub v_reset: F,
+    /// Refractory period in steps.
+    pub refractory_steps: u16,
+    /// Excitatory conductance time constant (ms).
+    pub tau_e: F,
+    /// Inhibitory conductance time constant (ms).
+    pub tau_i: F,
+}
+
+impl<F: Float> CobaNeuron<F> {
+    /// The benchmark's values: dt 0.1 ms, tau_m 20 ms, E_l -60, E_e 0, E_i -80, drive 20 mV,
+    /// threshold -50, reset -60, refractory 5 ms, tau_e 5 ms, tau_i 10 ms.
+    pub fn benchmark() -> Self {
+        let f = |v: f64| F::from(v).unwrap_or_else(F::zero);
+        Self {
+            dt: f(0.1),
+            tau_m: f(20.0),
+            e_leak: f(-60.0),
+            e_exc: f(0.0),
+            e_inh: f(-80.0),
+            drive: f(20.0),
+            v_th: f(-50.0),
+            v_reset: f(-60.0),
+            refractory_steps: 50,
+            tau_e: f(5.0),
+            tau_i: f(10.0),
+        }
+    }
+}
+
+/// One Euler step of a population of [`CobaNeuron`]s. `spikes` receives the indices (offset by
+/// `first`) of the neurons that spiked, and the count is returned. All state slices have the
+/// population's length; `spikes` must have room for all of them.
+#[allow(clippy::too_many_arguments)]
+pub fn coba_step<F: Float>(
+    p: &CobaNeuron<F>,
+    v: &mut [F],
+    ge: &mut [F],
+    gi: &mut [F],
+    refractory: &mut [u16],
+    first: u32,
+    spikes: &mut [u32],
+) -> Result<usize, KernelError> {
+    let n = v.len();
+    check_len("g_e", ge, n)?;
+    check_len("g_i", gi, n)?;
+    check_len("refractory", refractory, n)?;
+    if spikes.len() < n {
+        return Err(KernelError::Shape {
+            what: "spike buffer",
+            expected: n,
+            got: spikes.len(),
+        });
+    }
+    let k = p.dt / p.tau_m;
+    let de = F::one() - p.dt / p.tau_e;
+    let di = F::one() - p.dt / p.tau_i;
+    let mut count = 0;
+    let mut probe = F::zero();
+    for i in 0..n {
+        let (vi, gei, gii) = (v[i], ge[i], gi[i]);
+        if refractory[i] > 0 {
+            refractory[i] -= 1;
+        } else {
+            let dv = gei * (p.e_exc - vi) + gii * (p.e_inh - vi) - (vi - p.e_leak) + p.drive;
+            let vn = vi + k * dv;
+            if vn > p.v_th {
+                v[i] = p.v_reset;
+                refractory[i] = p.refractory_steps;
+                spikes[count] = first + i as u32;
+                count += 1;
+            } else {
+                v[i] = vn;
+            }
+        }
+        ge[i] = gei * de;
+        gi[i] = gii * di;
+        probe = probe + finite_probe(v[i]);
+    }
+    finite_or(probe, "membrane potential", 0)?;
+    Ok(count)
+}
+
+/// Adds `w[k]` to `g[target[k]]` for every synapse of every spiking presynaptic neuron
+/// (`spikes` are presynaptic indices into `ptr`). Returns the number of synaptic events.
+pub fn deliver<F: Float>(
+    ptr: &[u32],
+    target: &[u32],
+    w: &[F],
+    spikes: &[u32],
+    g: &mut [F],
+) -> Result<usize, KernelError> {
+    check_len("weights", w, target.len())?;
+    let mut events = 0;
+    for &s in spikes {
+        let (a, b) = row(ptr, s, target.len())?;
+        for k in a..b {
+            let t = target[k] as usize;
+            let gt = g.get_mut(t).ok_or(KernelError::OutOfRange {
+                what: "synapse target",
+            })?;
+            *gt = *gt + w[k];
+        }
+        events += b - a;
+    }
+    Ok(events)
+}
+
+/// The synapse range `ptr[s]..ptr[s + 1]`, checked.
+#[inline]
+fn row(ptr: &[u32], s: u32, len: usize) -> Result<(usize, usize), KernelError> {
+    let s = s as usize;
+    match (ptr.get(s), ptr.get(s + 1)) {
+        (Some(&a), Some(&b)) if a <= b && b as usize <= len => Ok((a as usize, b as usize)),
+        _ => Err(KernelError::OutOfRange {
+            what: "presynaptic neuron or row pointers",
+        }),
+    }
+}
+
+/// The doublet rule (Confavreux et al. 2023): on a presynaptic spike
+/// `w += eta (alpha + kappa x_post)`, on a postsynaptic spike `w += eta (beta + gamma x_pre)`,
+/// with traces of time constants `tau_pre` and `tau_post`; weights clipped to `[0, w_max]`.
+/// Mean drift under independent Poisson trains:
+/// `eta [alpha nu_pre + beta nu_post + nu_pre nu_post (gamma tau_pre + kappa tau_post)]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DoubletRule<F> {
+    /// Presynaptic trace time constant.
+    pub tau_pre: F,
+    /// Postsynaptic trace time constant.
+    pub tau_post: F,
+    /// Constant change per presynaptic spike.
+    pub alpha: F,
+    /// Constant change per postsynaptic spike.
+    pub beta: F,
+    /// Post-after-pre (potentiation-like) term.
+    pub gamma: F,
+    /// Pre-after-post term.
+    pub kappa: F,
+    /// Learning rate.
+    pub eta: F,
+    /// Upper weight bound.
+    pub w_max: F,
+}
+
+impl<F: Float> DoubletRule<F> {
+    /// `clip(w + eta (alpha + kappa x_post))`.
+    #[inline]
+    pub fn on_pre(&self, w: F, x_post: F) -> F {
+        (w + self.eta * (self.alpha + self.kappa * x_post))
+            .max(F::zero())
+            .min(self.w_max)
+    }
+    /// `clip(w + eta (beta + gamma x_pre))`.
+    #[inline]
+    pub fn on_post(&self, w: F, x_pre: F) -> F {
+        (w + self.eta * (self.beta + self.gamma * x_pre))
+            .max(F::zero())
+            .min(self.w_max)
+    }
+}
+
+/// Plasticity for the presynaptic spikes of a step: every synapse of a spiking neuron gets
+/// [`DoubletRule::on_pre`] with its target's postsynaptic trace. `target_offset` is subtracted
+/// from targets to index `x_post` (targets may be numbered in a larger network).
+pub fn doublet_pre<F: Float>(
+    rule: &DoubletRule<F>,
+    ptr: &[u32],
+    target: &[u32],
+    target_offset: u32,
+    w: &mut [F],
+    spikes: &[u32],
+    x_post: &[F],
+) -> Result<(), KernelError> {
+    check_len("weights", w, target.len())?;
+    for &s in spikes {
+        let (a, b) = row(ptr, s, target.len())?;
+        for k in a..b {
+            let t = target[k].wrapping_sub(target_offset) as usize;
+            let x = *x_post.get(t).ok_or(KernelError::OutOfRange {
+                what: "postsynaptic trace index",
+            })?;
+            w[k] = rule.on_pre(w[k], x);
+        }
+    }
+    Ok(())
+}
+
+/// Plasticity for the postsynaptic spikes of a step: every synapse onto a spiking neuron
+/// (`in_ptr`/`in_syn`, indices into `w`; `in_pre`, their presynaptic neurons indexing `x_pre`)
+/// gets [`DoubletRule::on_post`]. `spikes` index `in_ptr` after subtracting `post_offset`.
+#[allow(clippy::too_many_arguments)]
+pub fn doublet_post<F: Float>(
+    rule: &DoubletRule<F>,
+    in_ptr: &[u32],
+    in_syn: &[u32],
+    in_pre: &[u32],
+    post_offset: u32,
+    w: &mut [F],
+    spikes: &[u32],
+    x_pre: &[F],
+) -> Result<(), KernelError> {
+    check_len("incoming presynaptic indices", in_pre, in_syn.len())?;
+    for &s in spikes {
+        let (a, b) = row(in_ptr, s.wrapping_sub(post_offset), in_syn.len())?;
+        for k in a..b {
+            let syn = in_syn[k] as usize;
+            let x = *x_pre
+                .get(in_pre[k] as usize)
+                .ok_or(KernelError::OutOfRange {
+                    what: "presynaptic trace index",
+                })?;
+            let wk = w.get_mut(syn).ok_or(KernelError::OutOfRange {
+                what: "incoming synapse index",
+            })?;
+            *wk = rule.on_post(*wk, x);
+        }
+    }
+    Ok(())
+}
+
+/// Traces: `x_i += 1` for each spiking neuron (indices minus `offset`), then `x *= decay` for
+/// all (`decay = exp(-dt / tau)`).
+pub fn traces_update<F: Float>(
+    x: &mut [F],
+    spikes: &[u32],
+    offset: u32,
+    decay: F,
+) -> Result<(), KernelError> {
+    for &s in spikes {
+        let xi = x
+            .get_mut(s.wrapping_sub(offset) as usize)
+            .ok_or(KernelError::OutOfRange {
+                what: "trace index",
+            })?;
+        *xi = *xi + F::one();
+    }
+    for xi in x.iter_mut() {
+        *xi = *xi * decay;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conductance_decay_and_delivery() {
+        let p = CobaNeuron::<f64>::benchmark();
+        let (mut v, mut ge, mut gi, mut r) = ([-70.0], [1.0], [2.0], [0u16]);
+        let mut s = [0u32; 1];
+        for _ in 0..100 {
+            coba_step(&p, &mut v, &mut ge, &mut gi, &mut r, 0, &mut s).unwrap();
+        }
+        assert!((ge[0] - (1.0 - 0.1 / 5.0f64).powi(100)).abs() < 1e-15);
+        assert!((gi[0] - 2.0 * (1.0 - 0.1 / 10.0f64).powi(100)).abs() < 1e-15);
+        let ptr = [0u32, 2, 3];
+        let target = [1u32, 2, 0];
+        let w = [0.5, 0.25, 1.0];
+        let mut g = [0.0; 3];
+        assert_eq!(deliver(&ptr, &target, &w, &[0], &mut g).unwrap(), 2);
+        assert_eq!(g, [0.0, 0.5, 0.25]);
+        assert!(deliver(&ptr, &target, &w, &[5], &mut g).is_err());
+    }
+
+    #[test]
+    fn doublet_updates_and_clipping() {
+        let r = DoubletRule {
+            tau_pre: 20.0,
+            tau_post: 20.0,
+            alpha: -0.01,
+            beta: 0.0,
+            gamma: 1.0,
+            kappa: -1.05,
+            eta: 0.5,
+            w_max: 1.2,
+        };
+        assert!((r.on_pre(0.6, 0.5) - (0.6 + 0.5 * (-0.01 - 0.525))).abs() < 1e-15);
+        assert_eq!(r.on_post(1.0, 2.0), 1.2);
+        assert_eq!(r.on_pre(0.0, 2.0), 0.0);
+        let mut x = [0.0, 0.5];
+        traces_update(&mut x, &[1], 0, 0.5).unwrap();
+        assert_eq!(x, [0.0, 0.75]);
+    }
+}
