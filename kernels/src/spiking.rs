@@ -15,7 +15,7 @@
 //! plasticity update to the target conductance), then plasticity with the traces from before
 //! this step's spikes, then traces (+1 per spike, then decay).
 
-use crate::error::{check_len, finite_or, finite_probe, KernelError};
+use crate::error::{check_len, KernelError};
 use num_traits::Float;
 
 /// The COBA benchmark neuron (Brette et al. 2007; DESIGN §3.7), forward Euler:
@@ -96,29 +96,41 @@ pub fn coba_step<F: Float>(
     let k = p.dt / p.tau_m;
     let de = F::one() - p.dt / p.tau_e;
     let di = F::one() - p.dt / p.tau_i;
-    let mut count = 0;
-    let mut probe = F::zero();
-    for i in 0..n {
-        let (vi, gei, gii) = (v[i], ge[i], gi[i]);
-        if refractory[i] > 0 {
-            refractory[i] -= 1;
-        } else {
-            let dv = gei * (p.e_exc - vi) + gii * (p.e_inh - vi) - (vi - p.e_leak) + p.drive;
-            let vn = vi + k * dv;
-            if vn > p.v_th {
-                v[i] = p.v_reset;
-                refractory[i] = p.refractory_steps;
-                spikes[count] = first + i as u32;
-                count += 1;
-            } else {
-                v[i] = vn;
-            }
-        }
-        ge[i] = gei * de;
-        gi[i] = gii * di;
-        probe = probe + finite_probe(v[i]);
+    // Pass 1, branch-free so it vectorises: integrate (refractory neurons hold v), decay the
+    // conductances, and AND the finiteness of every new potential.
+    let mut finite = true;
+    for (((vi, gei), gii), ri) in v
+        .iter_mut()
+        .zip(ge.iter_mut())
+        .zip(gi.iter_mut())
+        .zip(refractory.iter_mut())
+    {
+        let (x, e, g) = (*vi, *gei, *gii);
+        let dv = e * (p.e_exc - x) + g * (p.e_inh - x) - (x - p.e_leak) + p.drive;
+        let active = *ri == 0;
+        let vn = if active { x + k * dv } else { x };
+        *ri = ri.saturating_sub(1);
+        *vi = vn;
+        *gei = e * de;
+        *gii = g * di;
+        finite &= vn.is_finite();
     }
-    finite_or(probe, "membrane potential", 0)?;
+    if !finite {
+        return Err(KernelError::NonFinite {
+            what: "membrane potential",
+            step: 0,
+        });
+    }
+    // Pass 2: threshold, reset, refractory (spikes are rare).
+    let mut count = 0;
+    for (i, (vi, ri)) in v.iter_mut().zip(refractory.iter_mut()).enumerate() {
+        if *vi > p.v_th {
+            *vi = p.v_reset;
+            *ri = p.refractory_steps;
+            spikes[count] = first + i as u32;
+            count += 1;
+        }
+    }
     Ok(count)
 }
 

@@ -26,6 +26,10 @@ pub const KINDS: &[(&str, &str)] = &[
         "prune a linear network's synapses by noise-driven covariance, keeping its spectrum (Moore & Chaudhuri 2020)",
     ),
     (
+        "spiking",
+        "simulate a spiking E/I network with doublet STDP: the COBA benchmark network (Brette et al. 2007)",
+    ),
+    (
         "meta_function",
         "meta-learn a Taylor rule that makes a linear network find principal components (Confavreux et al. 2020)",
     ),
@@ -877,9 +881,77 @@ fn two_hundred() -> Count {
     Count(200)
 }
 
+/// The COBA benchmark network (DESIGN §3.7).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CobaNetworkConfig {
+    /// Excitatory neurons.
+    pub n_exc: Count,
+    /// Inhibitory neurons.
+    pub n_inh: Count,
+    /// Connection probability of every projection (no autapses).
+    pub p: Fraction,
+    /// E->E weight (added to `g_e`, units of the leak conductance).
+    pub w_ee: NonNegative,
+    /// E->I weight.
+    pub w_ei: NonNegative,
+    /// I->E and I->I weight (added to `g_i`).
+    pub w_inh: NonNegative,
+    /// Mean initial membrane potential (mV).
+    pub v0_mean: Finite,
+    /// Std of the initial membrane potential (mV).
+    pub v0_std: NonNegative,
+}
+
+/// E->E doublet STDP (times in ms).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StdpConfig {
+    /// Presynaptic trace time constant (ms).
+    pub tau_pre: Positive,
+    /// Postsynaptic trace time constant (ms).
+    pub tau_post: Positive,
+    /// Learning rate.
+    pub eta: NonNegative,
+    /// Change per presynaptic spike.
+    pub alpha: Finite,
+    /// Change per postsynaptic spike.
+    pub beta: Finite,
+    /// Post-after-pre term.
+    pub gamma: Finite,
+    /// Pre-after-post term.
+    pub kappa: Finite,
+    /// Upper weight bound.
+    pub w_max: Positive,
+}
+
+/// Experiment kind `spiking` (today the `coba` model of DESIGN §3.7).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpikingConfig {
+    /// Experiment name (letters, digits, `_`, `-`, `.`).
+    pub name: String,
+    /// Always `spiking`.
+    pub kind: String,
+    /// Seed of every random draw; drawn and written back when absent.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Neuron model: `coba`.
+    pub model: String,
+    /// The network.
+    pub network: CobaNetworkConfig,
+    /// E->E plasticity; none when absent.
+    #[serde(default)]
+    pub stdp: Option<StdpConfig>,
+    /// Simulated time (ms), in steps of 0.1 ms.
+    pub duration_ms: Positive,
+}
+
 /// A parsed experiment of any kind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Experiment {
+    /// `spiking`.
+    Spiking(SpikingConfig),
     /// `prune`.
     Prune(PruneConfig),
     /// `fit_rate`.
@@ -895,6 +967,7 @@ macro_rules! each_kind {
     ($exp:expr, $c:ident => $body:expr) => {
         match $exp {
             Experiment::FitRate($c) => $body,
+            Experiment::Spiking($c) => $body,
             Experiment::Prune($c) => $body,
             Experiment::FitBehavior($c) => $body,
             Experiment::MetaFunction($c) => $body,
@@ -913,6 +986,7 @@ impl Experiment {
             Experiment::FitRate(_) => "fit_rate",
             Experiment::FitBehavior(_) => "fit_behavior",
             Experiment::Prune(_) => "prune",
+            Experiment::Spiking(_) => "spiking",
             Experiment::MetaFunction(_) => "meta_function",
         }
     }
@@ -934,6 +1008,7 @@ impl Experiment {
                     c.network.w0_std = Some(Positive(1.0 / n));
                 }
             }
+            Experiment::Spiking(_) => {}
             Experiment::Prune(c) => {
                 if c.covariance.method == CovarianceMethod::Estimated {
                     c.covariance.dt.get_or_insert(Positive(0.002));
@@ -1105,6 +1180,10 @@ pub fn parse_str(text: &str, file: &str) -> Result<Experiment, ConfigError> {
             serde_saphyr::from_str_with_options(text, options())
                 .map_err(|e| yaml_error(&e, text, file))?,
         ),
+        "spiking" => Experiment::Spiking(
+            serde_saphyr::from_str_with_options(text, options())
+                .map_err(|e| yaml_error(&e, text, file))?,
+        ),
         "prune" => Experiment::Prune(
             serde_saphyr::from_str_with_options(text, options())
                 .map_err(|e| yaml_error(&e, text, file))?,
@@ -1216,7 +1295,42 @@ pub fn validate(exp: &Experiment) -> Result<(), (String, String)> {
         Experiment::MetaFunction(c) => validate_meta(c),
         Experiment::FitBehavior(c) => validate_behavior(c),
         Experiment::Prune(c) => validate_prune(c),
+        Experiment::Spiking(c) => validate_spiking(c),
     }
+}
+
+fn validate_spiking(c: &SpikingConfig) -> Result<(), (String, String)> {
+    validate_name(&c.name)?;
+    if c.kind != "spiking" {
+        return bad("kind", "must be spiking");
+    }
+    if c.model != "coba" {
+        return bad(
+            "model",
+            format!("unknown model `{}`; this build has: coba", c.model),
+        );
+    }
+    let n = c.network.n_exc.0 as u64 + c.network.n_inh.0 as u64;
+    if n > 200_000 {
+        return bad(
+            "network",
+            format!("{n} neurons; at most 200000 are supported"),
+        );
+    }
+    let syn = n as f64 * n as f64 * c.network.p.0;
+    if syn > 2e8 {
+        return bad(
+            "network.p",
+            format!("about {syn:.3e} synapses; at most 2e8 are supported"),
+        );
+    }
+    if c.duration_ms.0 > 1e7 {
+        return bad("duration_ms", "at most 1e7 ms");
+    }
+    if (c.duration_ms.0 / 0.1).round() < 1.0 {
+        return bad("duration_ms", "must be at least one 0.1 ms step");
+    }
+    Ok(())
 }
 
 /// Largest network `prune` accepts.
@@ -1648,6 +1762,7 @@ pub fn apply_overrides(exp: Experiment, overrides: &[String]) -> Result<Experime
             }
             Experiment::FitBehavior(_) => serde_json::from_value(tree).map(Experiment::FitBehavior),
             Experiment::Prune(_) => serde_json::from_value(tree).map(Experiment::Prune),
+            Experiment::Spiking(_) => serde_json::from_value(tree).map(Experiment::Spiking),
         }
         .map_err(|e| err(path, e.to_string()))?;
     }

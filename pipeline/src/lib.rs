@@ -12,6 +12,7 @@
 //! | [`fit_rate`] | experiment kind `fit_rate` (Mehta et al. 2024, fig. 2) |
 //! | [`fit_behavior`] | experiment kind `fit_behavior` (Mehta et al. 2024, fig. 3, flies) |
 //! | [`prune`] | experiment kind `prune` (Moore & Chaudhuri 2020) |
+//! | [`spiking`] | experiment kind `spiking` (the COBA benchmark network with doublet STDP) |
 //! | [`meta`] | experiment kind `meta_function` (Confavreux et al. 2020) |
 //! | [`cmaes`], [`parallel`] | CMA-ES; deterministic parallel map |
 //! | [`adam`], [`linalg`], [`metrics`] | optimiser, eigen-decomposition, R^2 |
@@ -34,5 +35,6 @@ pub mod progress;
 pub mod prune;
 pub mod rng;
 pub mod run;
+pub mod spiking;
 pub mod strategies;
 pub mod yamlpath;

@@ -205,6 +205,7 @@ pub fn run_experiment(mut exp: Experiment, opts: &RunOptions) -> i32 {
         Experiment::MetaFunction(c) => run_meta(c, &exp, &dir, opts),
         Experiment::FitBehavior(c) => crate::fit_behavior::run(c, &exp, &dir, opts),
         Experiment::Prune(c) => crate::prune::run(c, &exp, &dir, opts),
+        Experiment::Spiking(c) => crate::spiking::run(c, &exp, &dir, opts),
     });
     meta["ended_utc"] = json!(utc_string(now_secs()));
     meta["timings"] = json!({ "total_seconds": clock.elapsed().as_secs_f64() });
