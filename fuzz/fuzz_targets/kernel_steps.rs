@@ -18,6 +18,9 @@ use synplast_kernels::linear::{
 use synplast_kernels::prune;
 use synplast_kernels::rate::{rate_forward, rate_step, simulate, FixedRateLayer};
 use synplast_kernels::reward::{MlpRule, RewardAverage, RewardRule, RewardTaylorRule};
+use synplast_kernels::spiking::{
+    coba_step, deliver, doublet_post, doublet_pre, traces_update, CobaNeuron, DoubletRule,
+};
 use synplast_kernels::{OjaRule, TaylorRule};
 
 fn floats(u: &mut Unstructured<'_>, n: usize) -> Result<Vec<f64>> {
@@ -127,6 +130,7 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
 
     behavior_kernels(u)?;
     prune_kernels(u)?;
+    spiking_kernels(u)?;
 
     let mut fixed = FixedRateLayer::<f32, 3, 2>::new([[u.arbitrary()?; 3]; 2]);
     let xf: [f32; 3] = [u.arbitrary()?, u.arbitrary()?, u.arbitrary()?];
@@ -255,6 +259,64 @@ fn prune_kernels(u: &mut Unstructured<'_>) -> Result<()> {
     let mut count: u64 = u.arbitrary()?;
     let _ = prune::covariance_update(&x, &mut mean, &mut m2, &mut count, &mut scratch);
     let _ = prune::covariance_finish(&m2, count, n, &mut out);
+    Ok(())
+}
+
+fn indices(u: &mut Unstructured<'_>, n: usize, max: u32) -> Result<Vec<u32>> {
+    (0..n).map(|_| u.int_in_range(0..=max)).collect()
+}
+
+/// COBA neurons, delivery over arbitrary (possibly inconsistent) rows, doublet updates and
+/// traces.
+fn spiking_kernels(u: &mut Unstructured<'_>) -> Result<()> {
+    let n = u.int_in_range(0..=6usize)?;
+    let mut p = CobaNeuron::<f64>::benchmark();
+    p.dt = u.arbitrary()?;
+    p.drive = u.arbitrary()?;
+    let mut v = near(u, n)?;
+    let mut ge = near(u, n)?;
+    let mut gi = near(u, n)?;
+    let mut refr: Vec<u16> = (0..len(u, n)?)
+        .map(|_| u.arbitrary())
+        .collect::<Result<_>>()?;
+    let mut spikes = vec![0u32; len(u, n)?];
+    let first: u32 = u.arbitrary()?;
+    let _ = coba_step(&p, &mut v, &mut ge, &mut gi, &mut refr, first, &mut spikes);
+    let rows = u.int_in_range(0..=4usize)?;
+    let syn = u.int_in_range(0..=8usize)?;
+    let ptr = indices(u, rows + 1, 9)?;
+    let target = indices(u, syn, 7)?;
+    let mut w = near(u, syn)?;
+    let n_fired = u.int_in_range(0..=3usize)?;
+    let fired = indices(u, n_fired, 5)?;
+    let _ = deliver(&ptr, &target, &w, &fired, &mut ge);
+    let rule = DoubletRule {
+        tau_pre: u.arbitrary()?,
+        tau_post: u.arbitrary()?,
+        alpha: u.arbitrary()?,
+        beta: u.arbitrary()?,
+        gamma: u.arbitrary()?,
+        kappa: u.arbitrary()?,
+        eta: u.arbitrary()?,
+        w_max: u.arbitrary()?,
+    };
+    let x = near(u, n)?;
+    let _ = doublet_pre(&rule, &ptr, &target, u.arbitrary()?, &mut w, &fired, &x);
+    let in_syn = indices(u, syn, 9)?;
+    let n_pre = len(u, syn)?;
+    let in_pre = indices(u, n_pre, 7)?;
+    let _ = doublet_post(
+        &rule,
+        &ptr,
+        &in_syn,
+        &in_pre,
+        u.arbitrary()?,
+        &mut w,
+        &fired,
+        &x,
+    );
+    let mut tr = near(u, n)?;
+    let _ = traces_update(&mut tr, &fired, u.arbitrary()?, u.arbitrary()?);
     Ok(())
 }
 

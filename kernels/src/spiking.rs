@@ -93,6 +93,11 @@ pub fn coba_step<F: Float>(
             got: spikes.len(),
         });
     }
+    if first as u64 + n as u64 > u32::MAX as u64 + 1 {
+        return Err(KernelError::OutOfRange {
+            what: "neuron indices (first + n) beyond u32",
+        });
+    }
     let k = p.dt / p.tau_m;
     let de = F::one() - p.dt / p.tau_e;
     let di = F::one() - p.dt / p.tau_i;
