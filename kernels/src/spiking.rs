@@ -10,6 +10,10 @@
 //! Kernels iterate over these slices; they never allocate. Out-of-range indices are an error
 //! value, never a panic.
 //!
+//! Two neuron models: [`CobaNeuron`] (the benchmark of DESIGN §3.7) and [`FsbiNeuron`]
+//! (AMPA/NMDA/GABA conductances and an adaptive threshold, DESIGN §3.6). [`SpikeRing`] holds
+//! spikes in flight for synaptic delays.
+//!
 //! Step order of a network step (the pipeline's, after DESIGN §3.6): neurons (integrate, spike,
 //! reset), then spike delivery (each spike adds its synapse's weight *before* that spike's
 //! plasticity update to the target conductance), then plasticity with the traces from before
@@ -299,6 +303,188 @@ pub fn traces_update<F: Float>(
     Ok(())
 }
 
+/// The conductance-based LIF neuron of Confavreux et al. 2023 (DESIGN §3.6), dt 0.1 ms:
+/// `tau_m dV/dt = (E_rest - V) + (a_A g_A + a_N g_N)(0 - V) + g_G (E_I - V)`, Euler for `V`;
+/// `g_N += (1 - e^{-dt/tau_N})(g_A - g_N)`; `g_A`, `g_G` and the threshold offset `theta` decay
+/// exactly (`e^{-dt/tau}`); a spike when `V > V_th + theta`, then `V = V_reset` and
+/// `theta = theta_spike`; `V` is clipped to `[v_min, v_max]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FsbiNeuron<F> {
+    /// Time step (ms).
+    pub dt: F,
+    /// Membrane time constant (ms).
+    pub tau_m: F,
+    /// Resting potential (mV).
+    pub e_rest: F,
+    /// Reset potential (mV).
+    pub v_reset: F,
+    /// Inhibitory reversal (mV).
+    pub e_inh: F,
+    /// Weight of AMPA in the excitatory drive.
+    pub a_ampa: F,
+    /// Weight of NMDA in the excitatory drive.
+    pub a_nmda: F,
+    /// `1 - e^{-dt / tau_NMDA}`.
+    pub nmda_rate: F,
+    /// `e^{-dt / tau_AMPA}`.
+    pub decay_ampa: F,
+    /// `e^{-dt / tau_GABA}`.
+    pub decay_gaba: F,
+    /// `e^{-dt / tau_theta}`.
+    pub decay_theta: F,
+    /// Base threshold (mV).
+    pub v_th: F,
+    /// Threshold offset after a spike (mV).
+    pub theta_spike: F,
+    /// Lower clip of `V` (mV).
+    pub v_min: F,
+    /// Upper clip of `V` (mV).
+    pub v_max: F,
+}
+
+impl<F: Float> FsbiNeuron<F> {
+    /// DESIGN §3.6: dt 0.1 ms, tau_m 20 ms, E_rest = reset = -70 mV, E_I = -80 mV,
+    /// a_A 0.23, a_N 0.77, tau_NMDA 100 ms, tau_AMPA 5 ms, tau_GABA 10 ms, threshold -50 mV,
+    /// +100 mV after a spike decaying with 5 ms, V in [-80, 0] mV.
+    pub fn published() -> Self {
+        let f = |v: f64| F::from(v).unwrap_or_else(F::zero);
+        let dt = 0.1f64;
+        Self {
+            dt: f(dt),
+            tau_m: f(20.0),
+            e_rest: f(-70.0),
+            v_reset: f(-70.0),
+            e_inh: f(-80.0),
+            a_ampa: f(0.23),
+            a_nmda: f(0.77),
+            nmda_rate: f(1.0 - libm::exp(-dt / 100.0)),
+            decay_ampa: f(libm::exp(-dt / 5.0)),
+            decay_gaba: f(libm::exp(-dt / 10.0)),
+            decay_theta: f(libm::exp(-dt / 5.0)),
+            v_th: f(-50.0),
+            theta_spike: f(100.0),
+            v_min: f(-80.0),
+            v_max: f(0.0),
+        }
+    }
+}
+
+/// One step of a population of [`FsbiNeuron`]s; spiking indices (plus `first`) go to `spikes`,
+/// the count is returned. `V` is integrated with the conductances as they are at the start of
+/// the step (including what was delivered during the previous step), then the conductances
+/// and threshold evolve.
+#[allow(clippy::too_many_arguments)]
+pub fn fsbi_step<F: Float>(
+    p: &FsbiNeuron<F>,
+    v: &mut [F],
+    g_ampa: &mut [F],
+    g_nmda: &mut [F],
+    g_gaba: &mut [F],
+    theta: &mut [F],
+    first: u32,
+    spikes: &mut [u32],
+) -> Result<usize, KernelError> {
+    let n = v.len();
+    check_len("g_ampa", g_ampa, n)?;
+    check_len("g_nmda", g_nmda, n)?;
+    check_len("g_gaba", g_gaba, n)?;
+    check_len("theta", theta, n)?;
+    if spikes.len() < n {
+        return Err(KernelError::Shape {
+            what: "spike buffer",
+            expected: n,
+            got: spikes.len(),
+        });
+    }
+    if first as u64 + n as u64 > u32::MAX as u64 + 1 {
+        return Err(KernelError::OutOfRange {
+            what: "neuron indices (first + n) beyond u32",
+        });
+    }
+    let k = p.dt / p.tau_m;
+    let mut finite = true;
+    for i in 0..n {
+        let (x, ga, gn, gg) = (v[i], g_ampa[i], g_nmda[i], g_gaba[i]);
+        let dv = (p.e_rest - x) - (p.a_ampa * ga + p.a_nmda * gn) * x + gg * (p.e_inh - x);
+        let vn = (x + k * dv).max(p.v_min).min(p.v_max);
+        v[i] = vn;
+        g_nmda[i] = gn + p.nmda_rate * (ga - gn);
+        g_ampa[i] = ga * p.decay_ampa;
+        g_gaba[i] = gg * p.decay_gaba;
+        theta[i] = theta[i] * p.decay_theta;
+        finite &= vn.is_finite() && g_nmda[i].is_finite();
+    }
+    if !finite {
+        return Err(KernelError::NonFinite {
+            what: "membrane potential or conductance",
+            step: 0,
+        });
+    }
+    let mut count = 0;
+    for i in 0..n {
+        if v[i] > p.v_th + theta[i] {
+            v[i] = p.v_reset;
+            theta[i] = p.theta_spike;
+            spikes[count] = first + i as u32;
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+/// A fixed-capacity ring of spike lists over caller buffers, for synaptic delays: `slots`
+/// (`depth x capacity` neuron indices) and `counts` (`depth`). Slot `t % depth` holds the spikes
+/// to deliver at step `t`.
+pub struct SpikeRing<'a> {
+    slots: &'a mut [u32],
+    counts: &'a mut [u32],
+    capacity: usize,
+}
+
+impl<'a> SpikeRing<'a> {
+    /// A ring of `counts.len()` slots of `capacity` spikes each.
+    pub fn new(
+        slots: &'a mut [u32],
+        counts: &'a mut [u32],
+        capacity: usize,
+    ) -> Result<Self, KernelError> {
+        if counts.is_empty() {
+            return Err(KernelError::OutOfRange { what: "ring depth" });
+        }
+        check_len("ring slots", slots, counts.len().saturating_mul(capacity))?;
+        Ok(Self {
+            slots,
+            counts,
+            capacity,
+        })
+    }
+    /// Appends `spikes` to the slot of step `t` (an error if the slot would overflow).
+    pub fn push(&mut self, t: usize, spikes: &[u32]) -> Result<(), KernelError> {
+        let s = t % self.counts.len();
+        let c = self.counts[s] as usize;
+        if c + spikes.len() > self.capacity {
+            return Err(KernelError::OutOfRange {
+                what: "spike ring capacity",
+            });
+        }
+        let base = s * self.capacity;
+        self.slots[base + c..base + c + spikes.len()].copy_from_slice(spikes);
+        self.counts[s] = (c + spikes.len()) as u32;
+        Ok(())
+    }
+    /// The spikes due at step `t`.
+    pub fn due(&self, t: usize) -> &[u32] {
+        let s = t % self.counts.len();
+        let base = s * self.capacity;
+        &self.slots[base..base + self.counts[s] as usize]
+    }
+    /// Empties the slot of step `t` (after delivering it).
+    pub fn clear(&mut self, t: usize) {
+        let s = t % self.counts.len();
+        self.counts[s] = 0;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,6 +506,18 @@ mod tests {
         assert_eq!(deliver(&ptr, &target, &w, &[0], &mut g).unwrap(), 2);
         assert_eq!(g, [0.0, 0.5, 0.25]);
         assert!(deliver(&ptr, &target, &w, &[5], &mut g).is_err());
+    }
+
+    #[test]
+    fn spike_ring_delays_and_refuses_overflow() {
+        let (mut slots, mut counts) = ([0u32; 6], [0u32; 3]);
+        let mut r = SpikeRing::new(&mut slots, &mut counts, 2).unwrap();
+        r.push(5, &[7, 8]).unwrap();
+        assert!(r.push(5, &[9]).is_err());
+        assert_eq!(r.due(2), &[7, 8]);
+        r.clear(5);
+        assert!(r.due(5).is_empty());
+        assert!(SpikeRing::new(&mut [0u32; 5], &mut [0u32; 3], 2).is_err());
     }
 
     #[test]

@@ -120,3 +120,92 @@ fn coba_rate_under_constant_conductances_matches_closed_form() {
         );
     }
 }
+
+/// The fSBI neuron (DESIGN §3.6) under constant conductances: its inter-spike interval matches
+/// the continuous closed form `V(t) = V_inf + (V_reset - V_inf) e^{-t G / tau_m}` crossing the
+/// decaying threshold `-50 + 100 e^{-t / 5 ms}`, the crossing found by bisection, within 2% + dt.
+#[test]
+fn fsbi_rate_under_constant_conductances_matches_root_of_closed_form() {
+    use synplast_kernels::spiking::{fsbi_step, FsbiNeuron};
+    let p = FsbiNeuron::<f64>::published();
+    for &(ga, gn, gg) in &[
+        (0.3, 0.3, 0.0),
+        (1.0, 0.8, 0.2),
+        (0.6, 1.5, 0.5),
+        (3.0, 2.0, 1.0),
+    ] {
+        let g = 1.0 + 0.23 * ga + 0.77 * gn + gg;
+        let v_inf = (-70.0 + gg * -80.0) / g;
+        // Excitation pulls towards 0 mV, inhibition towards -80, the leak towards -70.
+        let v = |t: f64| v_inf + (-70.0 - v_inf) * (-t * g / 20.0).exp();
+        let f = |t: f64| v(t) - (-50.0 + 100.0 * (-t / 5.0).exp());
+        if f(1e4) <= 0.0 {
+            // Silent: the simulation must not spike either.
+            let (mut vv, mut a, mut n, mut gb, mut th) = ([-70.0], [ga], [gn], [gg], [0.0]);
+            let mut s = [0u32];
+            for _ in 0..20_000 {
+                a[0] = ga;
+                n[0] = gn;
+                gb[0] = gg;
+                assert_eq!(
+                    fsbi_step(&p, &mut vv, &mut a, &mut n, &mut gb, &mut th, 0, &mut s).unwrap(),
+                    0
+                );
+            }
+            continue;
+        }
+        let (mut lo, mut hi) = (0.0, 1e4);
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if f(mid) > 0.0 {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        let t_cont = hi;
+        let (mut vv, mut a, mut n, mut gb, mut th) = ([-70.0], [ga], [gn], [gg], [100.0]);
+        let mut s = [0u32];
+        let mut times = Vec::new();
+        for t in 0..200_000 {
+            a[0] = ga;
+            n[0] = gn;
+            gb[0] = gg;
+            if fsbi_step(&p, &mut vv, &mut a, &mut n, &mut gb, &mut th, 0, &mut s).unwrap() == 1 {
+                times.push(t);
+            }
+        }
+        assert!(
+            times.len() > 5,
+            "({ga}, {gn}, {gg}): {} spikes",
+            times.len()
+        );
+        let isi = (times[times.len() - 1] - times[1]) as f64 / (times.len() - 2) as f64 * 0.1;
+        assert!(
+            (isi - t_cont).abs() <= 0.02 * t_cont + 0.1,
+            "({ga}, {gn}, {gg}): {isi} ms vs {t_cont} ms"
+        );
+    }
+}
+
+/// AMPA and GABA conductances decay exactly; NMDA low-passes a held AMPA conductance as
+/// `g_N(n) = g_A (1 - (1 - r)^n)`, `r = 1 - e^{-dt / 100 ms}`.
+#[test]
+fn fsbi_conductances_follow_their_closed_forms() {
+    use synplast_kernels::spiking::{fsbi_step, FsbiNeuron};
+    let p = FsbiNeuron::<f64>::published();
+    let (mut v, mut a, mut n, mut g, mut th) = ([-70.0], [2.0], [0.0], [3.0], [0.0]);
+    let mut s = [0u32];
+    for _ in 0..1000 {
+        fsbi_step(&p, &mut v, &mut a, &mut n, &mut g, &mut th, 0, &mut s).unwrap();
+    }
+    assert!((a[0] - 2.0 * (-100.0f64 / 5.0).exp()).abs() < 1e-12);
+    assert!((g[0] - 3.0 * (-100.0f64 / 10.0).exp()).abs() < 1e-12);
+    let r = 1.0 - (-0.1f64 / 100.0).exp();
+    let (mut v, mut a, mut n, mut g, mut th) = ([-70.0], [1.5], [0.0], [0.0], [0.0]);
+    for _ in 0..500 {
+        a[0] = 1.5;
+        fsbi_step(&p, &mut v, &mut a, &mut n, &mut g, &mut th, 0, &mut s).unwrap();
+    }
+    assert!((n[0] - 1.5 * (1.0 - (1.0 - r).powi(500))).abs() < 1e-12);
+}
