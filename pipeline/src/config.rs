@@ -30,6 +30,10 @@ pub const KINDS: &[(&str, &str)] = &[
         "simulate a spiking E/I network with doublet STDP: the COBA benchmark network (Brette et al. 2007)",
     ),
     (
+        "rule_filter",
+        "draw doublet rules from a box prior, simulate each in the fSBI network, keep the plausible ones (Confavreux et al. 2023)",
+    ),
+    (
         "meta_function",
         "meta-learn a Taylor rule that makes a linear network find principal components (Confavreux et al. 2020)",
     ),
@@ -936,20 +940,171 @@ pub struct SpikingConfig {
     /// Seed of every random draw; drawn and written back when absent.
     #[serde(default)]
     pub seed: Option<u64>,
-    /// Neuron model: `coba`.
+    /// Neuron model: `coba` (DESIGN §3.7) or `fsbi` (DESIGN §3.6).
     pub model: String,
-    /// The network.
-    pub network: CobaNetworkConfig,
-    /// E->E plasticity; none when absent.
+    /// The COBA network (model `coba`).
+    #[serde(default)]
+    pub network: Option<CobaNetworkConfig>,
+    /// E->E plasticity of the COBA network; none when absent.
     #[serde(default)]
     pub stdp: Option<StdpConfig>,
-    /// Simulated time (ms), in steps of 0.1 ms.
-    pub duration_ms: Positive,
+    /// Simulated time (ms) of the COBA network, in steps of 0.1 ms.
+    #[serde(default)]
+    pub duration_ms: Option<Positive>,
+    /// The fSBI network (model `fsbi`).
+    #[serde(default)]
+    pub fsbi: Option<FsbiConfig>,
 }
+
+/// A doublet rule per connection type, each `[tau_pre s, tau_post s, alpha, beta, gamma,
+/// kappa]`; a type without a rule is static.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DoubletRules {
+    /// E->E.
+    #[serde(default)]
+    pub ee: Option<[Finite; 6]>,
+    /// E->I.
+    #[serde(default)]
+    pub ei: Option<[Finite; 6]>,
+    /// I->E.
+    #[serde(default)]
+    pub ie: Option<[Finite; 6]>,
+    /// I->I.
+    #[serde(default)]
+    pub ii: Option<[Finite; 6]>,
+}
+
+/// The plausibility constraints of DESIGN §3.6 (bounds inclusive).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Constraints {
+    /// E and I rates (Hz).
+    pub rate: [NonNegative; 2],
+    /// Smallest mean CV of inter-spike intervals.
+    pub cv_isi_min: NonNegative,
+    /// Spatial and temporal Fano factors (100 ms bins).
+    pub fano: [NonNegative; 2],
+    /// Largest auto-covariance.
+    pub autocov_max: NonNegative,
+    /// Largest fraction of plastic weights at 0 or w_max.
+    pub saturation_max: NonNegative,
+    /// Largest weight creep `|2 (w_end - w_start) / (w_end + w_start)|`.
+    pub creep_max: NonNegative,
+}
+
+fn default_constraints() -> Constraints {
+    let nn = NonNegative;
+    Constraints {
+        rate: [nn(1.0), nn(50.0)],
+        cv_isi_min: nn(0.7),
+        fano: [nn(0.5), nn(2.5)],
+        autocov_max: nn(0.1),
+        saturation_max: nn(0.1),
+        creep_max: nn(0.05),
+    }
+}
+
+/// The recurrent E/I network of Confavreux et al. 2023 (DESIGN §3.6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FsbiConfig {
+    /// Excitatory neurons.
+    pub n_exc: Count,
+    /// Inhibitory neurons.
+    pub n_inh: Count,
+    /// Recurrent connection probability (no self-connections).
+    pub p: Fraction,
+    /// Initial E->E, E->I, I->E, I->I weights.
+    pub w: [NonNegative; 4],
+    /// Weights are clipped to `[0, w_max]`.
+    pub w_max: Positive,
+    /// Poisson inputs.
+    pub inputs: Count,
+    /// Input connection probability.
+    pub input_p: Fraction,
+    /// Input weight (AMPA).
+    pub input_w: NonNegative,
+    /// Input rates are uniform in this range (Hz), one per input.
+    pub input_rate: [NonNegative; 2],
+    /// Synaptic delay of recurrent connections (ms), a multiple of 0.1.
+    pub delay_ms: NonNegative,
+    /// Learning rate of every plastic type.
+    pub eta: NonNegative,
+    /// Rules per connection type.
+    pub rules: DoubletRules,
+    /// Learning phase (s).
+    pub learn_s: NonNegative,
+    /// Scoring window (s).
+    pub score_s: Positive,
+    /// The rate checker aborts when the moving-average (tau 1 s) population rate exceeds this (Hz).
+    #[serde(default = "hundred")]
+    pub abort_rate: Positive,
+    /// Plausibility constraints.
+    #[serde(default = "default_constraints")]
+    pub constraints: Constraints,
+}
+
+fn hundred() -> Positive {
+    Positive(100.0)
+}
+
+/// Experiment kind `rule_filter` (Confavreux et al. 2023): `rules` candidate doublet rules,
+/// each drawn from the box prior for every type in `types`, simulated in the `network` (its
+/// `rules` section is ignored) with its own seed, kept when it meets every constraint named in
+/// `require`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleFilterConfig {
+    /// Experiment name (letters, digits, `_`, `-`, `.`).
+    pub name: String,
+    /// Always `rule_filter`.
+    pub kind: String,
+    /// Seed of every random draw; drawn and written back when absent.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Number of candidate rules.
+    pub rules: Count,
+    /// Prior range of the two time constants (s).
+    #[serde(default = "prior_tau")]
+    pub prior_tau: [Positive; 2],
+    /// Prior range of alpha, beta, gamma, kappa.
+    #[serde(default = "prior_coef")]
+    pub prior_coef: [Finite; 2],
+    /// Connection types that get a sampled rule (`ee`, `ei`, `ie`, `ii`); the others are static.
+    pub types: Vec<String>,
+    /// The network, constraints included.
+    pub network: FsbiConfig,
+    /// Constraints a rule must meet (names as in the metrics); all when absent.
+    #[serde(default)]
+    pub require: Option<Vec<String>>,
+}
+
+fn prior_tau() -> [Positive; 2] {
+    [Positive(0.01), Positive(0.1)]
+}
+fn prior_coef() -> [Finite; 2] {
+    [Finite(-2.0), Finite(2.0)]
+}
+
+/// Constraint names of the plausibility metrics.
+pub const CONSTRAINTS: [&str; 9] = [
+    "rate_exc",
+    "rate_inh",
+    "cv_isi",
+    "fano_spatial",
+    "fano_temporal",
+    "autocov",
+    "saturation",
+    "creep",
+    "mean_weights_bounded",
+];
 
 /// A parsed experiment of any kind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Experiment {
+    /// `rule_filter`.
+    RuleFilter(RuleFilterConfig),
     /// `spiking`.
     Spiking(SpikingConfig),
     /// `prune`.
@@ -967,6 +1122,7 @@ macro_rules! each_kind {
     ($exp:expr, $c:ident => $body:expr) => {
         match $exp {
             Experiment::FitRate($c) => $body,
+            Experiment::RuleFilter($c) => $body,
             Experiment::Spiking($c) => $body,
             Experiment::Prune($c) => $body,
             Experiment::FitBehavior($c) => $body,
@@ -987,6 +1143,7 @@ impl Experiment {
             Experiment::FitBehavior(_) => "fit_behavior",
             Experiment::Prune(_) => "prune",
             Experiment::Spiking(_) => "spiking",
+            Experiment::RuleFilter(_) => "rule_filter",
             Experiment::MetaFunction(_) => "meta_function",
         }
     }
@@ -1008,7 +1165,7 @@ impl Experiment {
                     c.network.w0_std = Some(Positive(1.0 / n));
                 }
             }
-            Experiment::Spiking(_) => {}
+            Experiment::Spiking(_) | Experiment::RuleFilter(_) => {}
             Experiment::Prune(c) => {
                 if c.covariance.method == CovarianceMethod::Estimated {
                     c.covariance.dt.get_or_insert(Positive(0.002));
@@ -1180,6 +1337,10 @@ pub fn parse_str(text: &str, file: &str) -> Result<Experiment, ConfigError> {
             serde_saphyr::from_str_with_options(text, options())
                 .map_err(|e| yaml_error(&e, text, file))?,
         ),
+        "rule_filter" => Experiment::RuleFilter(
+            serde_saphyr::from_str_with_options(text, options())
+                .map_err(|e| yaml_error(&e, text, file))?,
+        ),
         "spiking" => Experiment::Spiking(
             serde_saphyr::from_str_with_options(text, options())
                 .map_err(|e| yaml_error(&e, text, file))?,
@@ -1296,7 +1457,94 @@ pub fn validate(exp: &Experiment) -> Result<(), (String, String)> {
         Experiment::FitBehavior(c) => validate_behavior(c),
         Experiment::Prune(c) => validate_prune(c),
         Experiment::Spiking(c) => validate_spiking(c),
+        Experiment::RuleFilter(c) => validate_rule_filter(c),
     }
+}
+
+fn validate_rule_filter(c: &RuleFilterConfig) -> Result<(), (String, String)> {
+    validate_name(&c.name)?;
+    if c.kind != "rule_filter" {
+        return bad("kind", "must be rule_filter");
+    }
+    if c.rules.0 > 1_000_000 {
+        return bad("rules", "at most 1000000 rules");
+    }
+    if c.prior_tau[0].0 > c.prior_tau[1].0 || c.prior_coef[0].0 > c.prior_coef[1].0 {
+        return bad("prior_tau", "prior ranges must be [low, high]");
+    }
+    if c.types.is_empty() {
+        return bad("types", "name at least one of ee, ei, ie, ii");
+    }
+    for t in &c.types {
+        if !["ee", "ei", "ie", "ii"].contains(&t.as_str()) {
+            return bad(
+                "types",
+                format!("unknown connection type `{t}`; one of ee, ei, ie, ii"),
+            );
+        }
+    }
+    if let Some(r) = &c.require {
+        for k in r {
+            if !CONSTRAINTS.contains(&k.as_str()) {
+                return bad(
+                    "require",
+                    format!(
+                        "unknown constraint `{k}`; one of {}",
+                        CONSTRAINTS.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    validate_fsbi(&c.network).map_err(|(f, p)| (f.replacen("fsbi", "network", 1), p))
+}
+
+/// Checks an fSBI network section (also used by `rule_filter`).
+pub fn validate_fsbi(f: &FsbiConfig) -> Result<(), (String, String)> {
+    let n = f.n_exc.0 as u64 + f.n_inh.0 as u64;
+    if n > 100_000 || f.inputs.0 > 100_000 {
+        return bad("fsbi", "at most 100000 neurons and 100000 inputs");
+    }
+    let syn = n as f64 * (n as f64 * f.p.0 + f.inputs.0 as f64 * f.input_p.0);
+    if syn > 2e8 {
+        return bad(
+            "fsbi.p",
+            format!("about {syn:.3e} synapses; at most 2e8 are supported"),
+        );
+    }
+    if f.input_rate[0].0 > f.input_rate[1].0 {
+        return bad("fsbi.input_rate", "must be [low, high] with low <= high");
+    }
+    let steps = (f.delay_ms.0 / 0.1).round();
+    if (steps * 0.1 - f.delay_ms.0).abs() > 1e-9 || steps > 1000.0 {
+        return bad(
+            "fsbi.delay_ms",
+            "must be a multiple of 0.1 ms, at most 100 ms",
+        );
+    }
+    if f.learn_s.0 + f.score_s.0 > 100_000.0 {
+        return bad("fsbi.learn_s", "at most 100000 s simulated");
+    }
+    for (name, r) in [
+        ("ee", &f.rules.ee),
+        ("ei", &f.rules.ei),
+        ("ie", &f.rules.ie),
+        ("ii", &f.rules.ii),
+    ] {
+        if let Some(r) = r {
+            if r[0].0 <= 0.0 || r[1].0 <= 0.0 {
+                return bad(
+                    &format!("fsbi.rules.{name}"),
+                    "tau_pre and tau_post (the first two values, in s) must be > 0",
+                );
+            }
+        }
+    }
+    let c = &f.constraints;
+    if c.rate[0].0 > c.rate[1].0 || c.fano[0].0 > c.fano[1].0 {
+        return bad("fsbi.constraints", "ranges must be [low, high]");
+    }
+    Ok(())
 }
 
 fn validate_spiking(c: &SpikingConfig) -> Result<(), (String, String)> {
@@ -1304,31 +1552,62 @@ fn validate_spiking(c: &SpikingConfig) -> Result<(), (String, String)> {
     if c.kind != "spiking" {
         return bad("kind", "must be spiking");
     }
-    if c.model != "coba" {
-        return bad(
-            "model",
-            format!("unknown model `{}`; this build has: coba", c.model),
-        );
-    }
-    let n = c.network.n_exc.0 as u64 + c.network.n_inh.0 as u64;
-    if n > 200_000 {
-        return bad(
-            "network",
-            format!("{n} neurons; at most 200000 are supported"),
-        );
-    }
-    let syn = n as f64 * n as f64 * c.network.p.0;
-    if syn > 2e8 {
-        return bad(
-            "network.p",
-            format!("about {syn:.3e} synapses; at most 2e8 are supported"),
-        );
-    }
-    if c.duration_ms.0 > 1e7 {
-        return bad("duration_ms", "at most 1e7 ms");
-    }
-    if (c.duration_ms.0 / 0.1).round() < 1.0 {
-        return bad("duration_ms", "must be at least one 0.1 ms step");
+    match c.model.as_str() {
+        "coba" => {
+            if c.fsbi.is_some() {
+                return bad("fsbi", "the fsbi section is for model: fsbi");
+            }
+            let Some(net) = &c.network else {
+                return bad("network", "model coba needs a network section");
+            };
+            let Some(d) = c.duration_ms else {
+                return bad("duration_ms", "model coba needs duration_ms");
+            };
+            let n = net.n_exc.0 as u64 + net.n_inh.0 as u64;
+            if n > 200_000 {
+                return bad(
+                    "network",
+                    format!("{n} neurons; at most 200000 are supported"),
+                );
+            }
+            let syn = n as f64 * n as f64 * net.p.0;
+            if syn > 2e8 {
+                return bad(
+                    "network.p",
+                    format!("about {syn:.3e} synapses; at most 2e8 are supported"),
+                );
+            }
+            if d.0 > 1e7 {
+                return bad("duration_ms", "at most 1e7 ms");
+            }
+            if (d.0 / 0.1).round() < 1.0 {
+                return bad("duration_ms", "must be at least one 0.1 ms step");
+            }
+        }
+        "fsbi" => {
+            for (f, present) in [
+                ("network", c.network.is_some()),
+                ("stdp", c.stdp.is_some()),
+                ("duration_ms", c.duration_ms.is_some()),
+            ] {
+                if present {
+                    return bad(
+                        f,
+                        "this setting is for model: coba; model fsbi reads the fsbi section",
+                    );
+                }
+            }
+            let Some(f) = &c.fsbi else {
+                return bad("fsbi", "model fsbi needs an fsbi section");
+            };
+            validate_fsbi(f)?;
+        }
+        other => {
+            return bad(
+                "model",
+                format!("unknown model `{other}`; this build has: coba, fsbi"),
+            )
+        }
     }
     Ok(())
 }
@@ -1763,6 +2042,7 @@ pub fn apply_overrides(exp: Experiment, overrides: &[String]) -> Result<Experime
             Experiment::FitBehavior(_) => serde_json::from_value(tree).map(Experiment::FitBehavior),
             Experiment::Prune(_) => serde_json::from_value(tree).map(Experiment::Prune),
             Experiment::Spiking(_) => serde_json::from_value(tree).map(Experiment::Spiking),
+            Experiment::RuleFilter(_) => serde_json::from_value(tree).map(Experiment::RuleFilter),
         }
         .map_err(|e| err(path, e.to_string()))?;
     }

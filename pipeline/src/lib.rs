@@ -12,6 +12,7 @@
 //! | [`fit_rate`] | experiment kind `fit_rate` (Mehta et al. 2024, fig. 2) |
 //! | [`fit_behavior`] | experiment kind `fit_behavior` (Mehta et al. 2024, fig. 3, flies) |
 //! | [`prune`] | experiment kind `prune` (Moore & Chaudhuri 2020) |
+//! | [`fsbi`], [`rule_filter`] | the fSBI network and its plausibility metrics; kind `rule_filter` |
 //! | [`spiking`] | experiment kind `spiking` (the COBA benchmark network with doublet STDP) |
 //! | [`meta`] | experiment kind `meta_function` (Confavreux et al. 2020) |
 //! | [`cmaes`], [`parallel`] | CMA-ES; deterministic parallel map |
@@ -24,6 +25,7 @@ pub mod cmaes;
 pub mod config;
 pub mod fit_behavior;
 pub mod fit_rate;
+pub mod fsbi;
 pub mod interrupt;
 pub mod io;
 pub mod linalg;
@@ -34,6 +36,7 @@ pub mod plot;
 pub mod progress;
 pub mod prune;
 pub mod rng;
+pub mod rule_filter;
 pub mod run;
 pub mod spiking;
 pub mod strategies;

@@ -126,6 +126,10 @@ fn prepare_dir(
                 if path.is_file() {
                     std::fs::remove_file(&path)
                         .map_err(|e| (1, format!("{}: cannot remove: {e}", path.display())))?;
+                } else if path.is_dir() && path.file_name().is_some_and(|n| n == "rules") {
+                    // rule_filter's per-rule results belong to the run being replaced.
+                    std::fs::remove_dir_all(&path)
+                        .map_err(|e| (1, format!("{}: cannot remove: {e}", path.display())))?;
                 }
             }
         }
@@ -206,6 +210,7 @@ pub fn run_experiment(mut exp: Experiment, opts: &RunOptions) -> i32 {
         Experiment::FitBehavior(c) => crate::fit_behavior::run(c, &exp, &dir, opts),
         Experiment::Prune(c) => crate::prune::run(c, &exp, &dir, opts),
         Experiment::Spiking(c) => crate::spiking::run(c, &exp, &dir, opts),
+        Experiment::RuleFilter(c) => crate::rule_filter::run(c, &exp, &dir, opts),
     });
     meta["ended_utc"] = json!(utc_string(now_secs()));
     meta["timings"] = json!({ "total_seconds": clock.elapsed().as_secs_f64() });
@@ -219,7 +224,7 @@ pub fn run_experiment(mut exp: Experiment, opts: &RunOptions) -> i32 {
         }
         Err(e) if e.interrupted => {
             meta["status"] = json!("interrupted");
-            let resumable = matches!(exp, Experiment::FitRate(_));
+            let resumable = matches!(exp, Experiment::FitRate(_) | Experiment::RuleFilter(_));
             eprintln!(
                 "synplast: interrupted; the run directory is valid: {}",
                 dir.display()
@@ -262,11 +267,11 @@ fn resume_dir(exp: &Experiment, opts: &RunOptions) -> Result<(PathBuf, Value), (
                 dir.display()
             ),
         ))?;
-    if !matches!(exp, Experiment::FitRate(_)) {
+    if !matches!(exp, Experiment::FitRate(_) | Experiment::RuleFilter(_)) {
         return Err((
             2,
             format!(
-                "{}: only fit_rate runs can be resumed; run this experiment again",
+                "{}: only fit_rate and rule_filter runs can be resumed; run this experiment again",
                 dir.display()
             ),
         ));

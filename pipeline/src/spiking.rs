@@ -126,7 +126,10 @@ pub struct CobaNetwork {
 impl CobaNetwork {
     /// Builds the network of `cfg` (connections, initial potentials) from `rng`.
     pub fn new(cfg: &SpikingConfig, rng: &mut Rng) -> Self {
-        let net = &cfg.network;
+        let net = cfg
+            .network
+            .as_ref()
+            .expect("validated: model coba has a network");
         let (ne, ni) = (net.n_exc.get(), net.n_inh.get());
         let n = ne + ni;
         let p = net.p.0;
@@ -261,12 +264,15 @@ pub fn run(
     dir: &Path,
     opts: &RunOptions,
 ) -> Result<String, RunError> {
+    if cfg.model == "fsbi" {
+        return crate::fsbi::run(cfg, exp, dir, opts);
+    }
     let seed = cfg.seed.unwrap_or(0);
     let built = Instant::now();
     let mut net = CobaNetwork::new(cfg, &mut Rng::new(seed));
     let build_seconds = built.elapsed().as_secs_f64();
     let dt = net.neuron.dt;
-    let steps = (cfg.duration_ms.0 / dt).round() as usize;
+    let steps = (cfg.duration_ms.map(|d| d.0).unwrap_or(0.0) / dt).round() as usize;
     let n = net.n;
     let ne = net.n_exc;
     let mut times: Vec<Vec<u32>> = vec![Vec::new(); n];
@@ -400,7 +406,7 @@ pub fn run(
 }
 
 /// Spike raster of the first 50 E and 50 I neurons over the last second.
-fn raster_svg(times: &[Vec<u32>], ne: usize, steps: usize, dt: f64) -> String {
+pub fn raster_svg(times: &[Vec<u32>], ne: usize, steps: usize, dt: f64) -> String {
     let (w, h) = (800.0, 420.0);
     let t_end = steps as f64 * dt;
     let t0 = (t_end - 1000.0).max(0.0);

@@ -1,0 +1,713 @@
+//! The recurrent E/I network of Confavreux et al. 2023 (DESIGN §3.6) with doublet plasticity
+//! per connection type, Poisson inputs, synaptic delays, a rate checker, and the plausibility
+//! metrics of the paper, measured in a scoring window after a learning phase.
+//!
+//! Step order: neurons ([`fsbi_step`]); input spikes (AMPA, no delay); recurrent spikes that
+//! arrive this step (emitted `delay` earlier) are delivered with the weight before their own
+//! update, then presynaptic plasticity (`alpha + kappa x_post`) with the postsynaptic traces
+//! from before this step; postsynaptic plasticity (`beta + gamma x_pre`) for this step's
+//! spikes with the presynaptic traces from before this step's arrivals; then traces (+1 for
+//! each arrival on the presynaptic side and each spike on the postsynaptic side, then decay).
+//!
+//! Metric definitions (over the scoring window, E population unless said): rates (E and I,
+//! Hz); CV of inter-spike intervals (mean over neurons with at least 3 spikes); temporal Fano
+//! factor (per neuron, variance over mean of 100 ms spike counts, averaged over neurons with
+//! spikes); spatial Fano factor (per 100 ms bin, variance over mean across neurons, averaged
+//! over bins with spikes); auto-covariance (per neuron, the correlation coefficient of its
+//! 10 ms spike counts with themselves 10..100 ms later, averaged over lags and neurons);
+//! saturation (fraction of plastic weights at 0 or `w_max` at the end); creep
+//! (`max |2 (w_end - w_start) / (w_end + w_start)|` over plastic types, means at the start and
+//! end of the window).
+
+use crate::config::{Constraints, FsbiConfig};
+use crate::rng::Rng;
+use crate::spiking::Csr;
+use serde::Serialize;
+use synplast_kernels::spiking::{
+    deliver, doublet_post, doublet_pre, fsbi_step, traces_update, DoubletRule, FsbiNeuron,
+};
+use synplast_kernels::KernelError;
+
+/// One projection between populations.
+pub struct Projection {
+    /// Synapses by presynaptic row (targets global).
+    pub csr: Csr,
+    in_ptr: Vec<u32>,
+    in_syn: Vec<u32>,
+    in_pre: Vec<u32>,
+    pre_first: u32,
+    post_first: u32,
+    /// The rule (none: static).
+    pub rule: Option<DoubletRule<f64>>,
+    x_pre: Vec<f64>,
+    x_post: Vec<f64>,
+    decay_pre: f64,
+    decay_post: f64,
+    /// Excitatory (AMPA) or inhibitory (GABA).
+    pub excitatory: bool,
+}
+
+/// Connection types in the order of [`FsbiNetwork::proj`].
+pub const TYPES: [&str; 4] = ["ee", "ei", "ie", "ii"];
+
+/// The network and its state.
+pub struct FsbiNetwork {
+    neuron: FsbiNeuron<f64>,
+    /// Excitatory neurons `0..n_exc`.
+    pub n_exc: usize,
+    /// All neurons.
+    pub n: usize,
+    v: Vec<f64>,
+    ga: Vec<f64>,
+    gn: Vec<f64>,
+    gg: Vec<f64>,
+    theta: Vec<f64>,
+    spikes: Vec<u32>,
+    /// E->E, E->I, I->E, I->I.
+    pub proj: Vec<Projection>,
+    input: Csr,
+    input_p: Vec<f64>,
+    input_next: Vec<u64>,
+    rng: Rng,
+    delay: usize,
+    ring: Vec<Vec<u32>>,
+    /// Steps done.
+    pub t: u64,
+    /// Moving average (tau 1 s) of the population rate (Hz).
+    pub rate_avg: f64,
+    /// Synaptic events so far (recurrent and input).
+    pub events: u64,
+    scratch: Vec<u32>,
+}
+
+fn rule_of(
+    r: &Option<[crate::config::Finite; 6]>,
+    eta: f64,
+    w_max: f64,
+) -> Option<DoubletRule<f64>> {
+    r.as_ref().map(|r| DoubletRule {
+        tau_pre: r[0].0 * 1000.0,
+        tau_post: r[1].0 * 1000.0,
+        alpha: r[2].0,
+        beta: r[3].0,
+        gamma: r[4].0,
+        kappa: r[5].0,
+        eta,
+        w_max,
+    })
+}
+
+/// Steps until the next event of a Bernoulli(p) process (geometric, at least 1).
+fn geometric(p: f64, rng: &mut Rng) -> u64 {
+    if p <= 0.0 {
+        return u64::MAX;
+    }
+    if p >= 1.0 {
+        return 1;
+    }
+    let u = 1.0 - rng.uniform(); // (0, 1]
+    let k = (u.ln() / (1.0 - p).ln()).ceil();
+    if k.is_finite() && k >= 1.0 {
+        k.min(u64::MAX as f64 / 2.0) as u64
+    } else {
+        1
+    }
+}
+
+impl FsbiNetwork {
+    /// Builds the network from `rng` (connectivity, input rates, then the input process, which
+    /// keeps its own substream).
+    pub fn new(f: &FsbiConfig, rng: &Rng) -> Self {
+        let mut build = rng.substream(0);
+        let (ne, ni) = (f.n_exc.get(), f.n_inh.get());
+        let n = ne + ni;
+        let neuron = FsbiNeuron::<f64>::published();
+        let dt = neuron.dt;
+        let w_max = f.w_max.0;
+        let rules = [&f.rules.ee, &f.rules.ei, &f.rules.ie, &f.rules.ii];
+        let spans = [
+            (ne, 0, ne, 0),
+            (ne, 0, ni, ne),
+            (ni, ne, ne, 0),
+            (ni, ne, ni, ne),
+        ];
+        let proj = spans
+            .iter()
+            .enumerate()
+            .map(|(k, &(n_pre, pre0, n_post, post0))| {
+                let csr = Csr::random(n_pre, pre0, n_post, post0, f.p.0, f.w[k].0, &mut build);
+                let (in_ptr, in_syn, in_pre) = csr.incoming(n_post, post0);
+                let rule = rule_of(rules[k], f.eta.0, w_max);
+                let (dp, dq) = rule
+                    .map(|r| ((-dt / r.tau_pre).exp(), (-dt / r.tau_post).exp()))
+                    .unwrap_or((0.0, 0.0));
+                Projection {
+                    csr,
+                    in_ptr,
+                    in_syn,
+                    in_pre,
+                    pre_first: pre0 as u32,
+                    post_first: post0 as u32,
+                    rule,
+                    x_pre: vec![0.0; n_pre],
+                    x_post: vec![0.0; n_post],
+                    decay_pre: dp,
+                    decay_post: dq,
+                    excitatory: k < 2,
+                }
+            })
+            .collect();
+        let n_in = f.inputs.get();
+        let input = Csr::random(n_in, n, n, 0, f.input_p.0, f.input_w.0, &mut build);
+        let input_p: Vec<f64> = (0..n_in)
+            .map(|_| {
+                let hz =
+                    f.input_rate[0].0 + (f.input_rate[1].0 - f.input_rate[0].0) * build.uniform();
+                hz * dt * 1e-3
+            })
+            .collect();
+        let v = (0..n).map(|_| -70.0 + 20.0 * build.uniform()).collect();
+        let mut rng = rng.substream(1);
+        let input_next = input_p.iter().map(|&p| geometric(p, &mut rng)).collect();
+        let delay = (f.delay_ms.0 / dt).round() as usize;
+        Self {
+            neuron,
+            n_exc: ne,
+            n,
+            v,
+            ga: vec![0.0; n],
+            gn: vec![0.0; n],
+            gg: vec![0.0; n],
+            theta: vec![0.0; n],
+            spikes: vec![0; n],
+            proj,
+            input,
+            input_p,
+            input_next,
+            rng,
+            delay,
+            ring: vec![Vec::new(); delay + 1],
+            t: 0,
+            rate_avg: 0.0,
+            events: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// One 0.1 ms step; returns this step's spikes (global indices, ascending).
+    pub fn step(&mut self) -> Result<&[u32], KernelError> {
+        let count = fsbi_step(
+            &self.neuron,
+            &mut self.v,
+            &mut self.ga,
+            &mut self.gn,
+            &mut self.gg,
+            &mut self.theta,
+            0,
+            &mut self.spikes,
+        )?;
+        let t = self.t;
+        // Inputs (no delay).
+        for i in 0..self.input_next.len() {
+            while self.input_next[i] == t + 1 {
+                self.events += deliver(
+                    &self.input.ptr,
+                    &self.input.target,
+                    &self.input.w,
+                    &[i as u32],
+                    &mut self.ga,
+                )? as u64;
+                let gap = geometric(self.input_p[i], &mut self.rng);
+                self.input_next[i] = self.input_next[i].saturating_add(gap);
+            }
+        }
+        // Recurrent spikes emitted now arrive `delay` steps later.
+        let depth = self.ring.len();
+        let emit = (t as usize + self.delay) % depth;
+        self.ring[emit].extend_from_slice(&self.spikes[..count]);
+        let slot = t as usize % depth;
+        let arrivals = std::mem::take(&mut self.ring[slot]);
+        let ne = self.n_exc as u32;
+        let split = arrivals.partition_point(|&s| s < ne);
+        let fired = &self.spikes[..count];
+        let fsplit = fired.partition_point(|&s| s < ne);
+        for (k, pr) in self.proj.iter_mut().enumerate() {
+            let pre_e = k < 2;
+            let arr = if pre_e {
+                &arrivals[..split]
+            } else {
+                &arrivals[split..]
+            };
+            self.scratch.clear();
+            self.scratch.extend(arr.iter().map(|s| s - pr.pre_first));
+            let g = if pr.excitatory {
+                &mut self.ga
+            } else {
+                &mut self.gg
+            };
+            self.events +=
+                deliver(&pr.csr.ptr, &pr.csr.target, &pr.csr.w, &self.scratch, g)? as u64;
+            let post_e = k % 2 == 0;
+            let post_spikes = if post_e {
+                &fired[..fsplit]
+            } else {
+                &fired[fsplit..]
+            };
+            if let Some(rule) = &pr.rule {
+                doublet_pre(
+                    rule,
+                    &pr.csr.ptr,
+                    &pr.csr.target,
+                    pr.post_first,
+                    &mut pr.csr.w,
+                    &self.scratch,
+                    &pr.x_post,
+                )?;
+                doublet_post(
+                    rule,
+                    &pr.in_ptr,
+                    &pr.in_syn,
+                    &pr.in_pre,
+                    pr.post_first,
+                    &mut pr.csr.w,
+                    post_spikes,
+                    &pr.x_pre,
+                )?;
+                traces_update(&mut pr.x_pre, &self.scratch, 0, pr.decay_pre)?;
+                traces_update(&mut pr.x_post, post_spikes, pr.post_first, pr.decay_post)?;
+            }
+        }
+        let mut arrivals = arrivals;
+        arrivals.clear();
+        self.ring[slot] = arrivals;
+        let dt_s = self.neuron.dt * 1e-3;
+        let rate = count as f64 / self.n as f64 / dt_s;
+        self.rate_avg += (rate - self.rate_avg) * (dt_s / 1.0);
+        self.t += 1;
+        Ok(&self.spikes[..count])
+    }
+
+    /// Mean weight of projection `k`.
+    pub fn mean_w(&self, k: usize) -> f64 {
+        let w = &self.proj[k].csr.w;
+        w.iter().sum::<f64>() / w.len().max(1) as f64
+    }
+}
+
+/// Plausibility metrics and the constraints' verdicts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plausibility {
+    /// The rate checker stopped the run.
+    pub aborted: bool,
+    /// Simulated seconds when it stopped (or in all).
+    pub simulated_s: f64,
+    /// E rate (Hz).
+    pub rate_exc: f64,
+    /// I rate (Hz).
+    pub rate_inh: f64,
+    /// Mean CV(ISI), E.
+    pub cv_isi: f64,
+    /// Mean CV(ISI), I.
+    pub cv_isi_inh: f64,
+    /// Spatial Fano factor, E.
+    pub fano_spatial: f64,
+    /// Temporal Fano factor, E.
+    pub fano_temporal: f64,
+    /// Auto-covariance, E.
+    pub autocov: f64,
+    /// Fraction of plastic weights at 0 or w_max.
+    pub saturation: f64,
+    /// Largest relative drift of a plastic type's mean weight over the window.
+    pub creep: f64,
+    /// Mean weights per type at the end (ee, ei, ie, ii).
+    pub mean_w: [f64; 4],
+    /// Each constraint: name and whether it holds.
+    pub pass: Vec<(String, bool)>,
+    /// All hold.
+    pub plausible: bool,
+}
+
+fn mean(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+}
+
+fn var_over_mean(c: &[f64]) -> Option<f64> {
+    let m = mean(c);
+    (m > 0.0).then(|| c.iter().map(|x| (x - m).powi(2)).sum::<f64>() / c.len() as f64 / m)
+}
+
+/// Computes the metrics from the scoring window's spike steps (per neuron, relative to the
+/// window's start), its length in steps, and the weights.
+pub fn plausibility(
+    net: &FsbiNetwork,
+    times: &[Vec<u32>],
+    window_steps: usize,
+    w_start: [f64; 4],
+    aborted: bool,
+    c: &Constraints,
+) -> Plausibility {
+    let dt = 0.1;
+    let secs = window_steps as f64 * dt * 1e-3;
+    let ne = net.n_exc;
+    let rate = |r: std::ops::Range<usize>| {
+        let n = r.len().max(1) as f64;
+        times[r].iter().map(|t| t.len()).sum::<usize>() as f64 / n / secs.max(1e-12)
+    };
+    let cv = |r: std::ops::Range<usize>| {
+        let v: Vec<f64> = times[r]
+            .iter()
+            .filter(|t| t.len() >= 3)
+            .map(|t| {
+                let isi: Vec<f64> = t.windows(2).map(|w| (w[1] - w[0]) as f64).collect();
+                let m = mean(&isi);
+                (isi.iter().map(|x| (x - m).powi(2)).sum::<f64>() / isi.len() as f64).sqrt() / m
+            })
+            .collect();
+        mean(&v)
+    };
+    let counts = |bin: usize| -> Vec<Vec<f64>> {
+        let nb = (window_steps / bin).max(1);
+        times[..ne]
+            .iter()
+            .map(|t| {
+                let mut c = vec![0.0; nb];
+                for &s in t {
+                    let b = s as usize / bin;
+                    if b < nb {
+                        c[b] += 1.0;
+                    }
+                }
+                c
+            })
+            .collect()
+    };
+    let c100 = counts(1000);
+    let fano_temporal = mean(
+        &c100
+            .iter()
+            .filter_map(|c| var_over_mean(c))
+            .collect::<Vec<_>>(),
+    );
+    let nb = c100.first().map(|c| c.len()).unwrap_or(0);
+    let fano_spatial = mean(
+        &(0..nb)
+            .filter_map(|b| var_over_mean(&c100.iter().map(|c| c[b]).collect::<Vec<_>>()))
+            .collect::<Vec<_>>(),
+    );
+    let c10 = counts(100);
+    let autocov = mean(
+        &c10.iter()
+            .filter_map(|c| {
+                let m = mean(c);
+                let v: f64 = c.iter().map(|x| (x - m).powi(2)).sum();
+                (v > 0.0).then(|| {
+                    let lags: Vec<f64> = (1..=10)
+                        .filter(|&l| l < c.len())
+                        .map(|l| {
+                            (0..c.len() - l)
+                                .map(|i| (c[i] - m) * (c[i + l] - m))
+                                .sum::<f64>()
+                                / v
+                        })
+                        .collect();
+                    mean(&lags)
+                })
+            })
+            .collect::<Vec<_>>(),
+    );
+    let mut at_bound = 0usize;
+    let mut plastic = 0usize;
+    let mut creep = 0.0f64;
+    let mut mean_w = [0.0; 4];
+    for (k, pr) in net.proj.iter().enumerate() {
+        mean_w[k] = net.mean_w(k);
+        if let Some(r) = &pr.rule {
+            plastic += pr.csr.w.len();
+            at_bound += pr
+                .csr
+                .w
+                .iter()
+                .filter(|w| **w <= 0.0 || **w >= r.w_max)
+                .count();
+            let (a, b) = (w_start[k], mean_w[k]);
+            let d = if a + b > 0.0 {
+                (2.0 * (b - a) / (a + b)).abs()
+            } else {
+                0.0
+            };
+            creep = creep.max(d);
+        }
+    }
+    let saturation = at_bound as f64 / plastic.max(1) as f64;
+    let (re, ri) = (rate(0..ne), rate(ne..net.n));
+    let inside = |x: f64, lo: f64, hi: f64| x.is_finite() && x >= lo && x <= hi;
+    let pass = vec![
+        (
+            "rate_exc".to_string(),
+            !aborted && inside(re, c.rate[0].0, c.rate[1].0),
+        ),
+        (
+            "rate_inh".to_string(),
+            !aborted && inside(ri, c.rate[0].0, c.rate[1].0),
+        ),
+        (
+            "cv_isi".to_string(),
+            !aborted && cv(0..ne) >= c.cv_isi_min.0,
+        ),
+        (
+            "fano_spatial".to_string(),
+            !aborted && inside(fano_spatial, c.fano[0].0, c.fano[1].0),
+        ),
+        (
+            "fano_temporal".to_string(),
+            !aborted && inside(fano_temporal, c.fano[0].0, c.fano[1].0),
+        ),
+        (
+            "autocov".to_string(),
+            !aborted && autocov.is_finite() && autocov <= c.autocov_max.0,
+        ),
+        (
+            "saturation".to_string(),
+            !aborted && saturation <= c.saturation_max.0,
+        ),
+        ("creep".to_string(), !aborted && creep <= c.creep_max.0),
+        (
+            "mean_weights_bounded".to_string(),
+            mean_w.iter().all(|w| w.is_finite()),
+        ),
+    ];
+    let plausible = pass.iter().all(|p| p.1);
+    Plausibility {
+        aborted,
+        simulated_s: net.t as f64 * dt * 1e-3,
+        rate_exc: re,
+        rate_inh: ri,
+        cv_isi: cv(0..ne),
+        cv_isi_inh: cv(ne..net.n),
+        fano_spatial,
+        fano_temporal,
+        autocov,
+        saturation,
+        creep,
+        mean_w,
+        pass,
+        plausible,
+    }
+}
+
+/// What one simulation gives: metrics, the scoring window's spikes, and sampled traces.
+pub struct Outcome {
+    /// Metrics and verdicts.
+    pub metrics: Plausibility,
+    /// Spike steps per neuron within the scoring window.
+    pub times: Vec<Vec<u32>>,
+    /// Mean weight per type every second (`[time_s, ee, ei, ie, ii]`).
+    pub weights: Vec<Vec<f64>>,
+    /// Population rates (E, I) every 100 ms over the whole run.
+    pub rates: Vec<[f64; 2]>,
+    /// Synaptic events.
+    pub events: u64,
+}
+
+/// Simulates the learning phase and the scoring window (or until the rate checker stops it),
+/// calling `tick` with the fraction done every 1% (return `false` to stop: interrupted).
+pub fn simulate(
+    f: &FsbiConfig,
+    seed: u64,
+    mut tick: impl FnMut(f64) -> bool,
+) -> Result<Option<Outcome>, KernelError> {
+    let mut net = FsbiNetwork::new(f, &Rng::new(seed));
+    let dt = 0.1;
+    let learn = (f.learn_s.0 * 1000.0 / dt).round() as usize;
+    let window = (f.score_s.0 * 1000.0 / dt).round() as usize;
+    let total = learn + window;
+    let mut times = vec![Vec::new(); net.n];
+    let mut w_start = [0.0; 4];
+    let mut weights = Vec::new();
+    let mut rates = Vec::new();
+    let (mut ce, mut ci) = (0usize, 0usize);
+    let mut aborted = false;
+    let chunk = (total / 100).max(1);
+    for step in 0..total {
+        if step == learn {
+            for (k, w) in w_start.iter_mut().enumerate() {
+                *w = net.mean_w(k);
+            }
+        }
+        if step % 10_000 == 0 {
+            let mut row = vec![step as f64 * dt * 1e-3];
+            row.extend((0..4).map(|k| net.mean_w(k)));
+            weights.push(row);
+        }
+        let ne = net.n_exc as u32;
+        let spikes = net.step()?;
+        for &s in spikes {
+            if s < ne {
+                ce += 1;
+            } else {
+                ci += 1;
+            }
+            if step >= learn {
+                times[s as usize].push((step - learn) as u32);
+            }
+        }
+        if step % 1000 == 999 {
+            let ni = (net.n - net.n_exc).max(1) as f64;
+            rates.push([ce as f64 / net.n_exc as f64 / 0.1, ci as f64 / ni / 0.1]);
+            ce = 0;
+            ci = 0;
+        }
+        if net.rate_avg > f.abort_rate.0 {
+            aborted = true;
+            break;
+        }
+        if step % chunk == chunk - 1 && !tick((step + 1) as f64 / total as f64) {
+            return Ok(None);
+        }
+    }
+    if learn >= total || aborted && net.t as usize <= learn {
+        for (k, w) in w_start.iter_mut().enumerate() {
+            *w = net.mean_w(k);
+        }
+    }
+    let window_done = (net.t as usize).saturating_sub(learn).max(1);
+    let metrics = plausibility(&net, &times, window_done, w_start, aborted, &f.constraints);
+    Ok(Some(Outcome {
+        metrics,
+        times,
+        weights,
+        rates,
+        events: net.events,
+    }))
+}
+
+/// Runs a `spiking` experiment with model `fsbi` into `dir`; returns the summary.
+pub fn run(
+    cfg: &crate::config::SpikingConfig,
+    exp: &crate::config::Experiment,
+    dir: &std::path::Path,
+    opts: &crate::run::RunOptions,
+) -> Result<String, crate::fit_rate::RunError> {
+    use crate::fit_rate::RunError;
+    use crate::io::{csv_bytes, npy_bytes, write_atomic};
+    use crate::plot::{line_chart, Series};
+    use crate::run::{pretty, put};
+    use serde_json::json;
+    let f = cfg
+        .fsbi
+        .as_ref()
+        .ok_or_else(|| RunError::new("model fsbi needs an fsbi section"))?;
+    let seed = cfg.seed.unwrap_or(0);
+    let progress = crate::progress::Progress::new(100, "% simulated", opts.quiet);
+    let clock = std::time::Instant::now();
+    let outcome = simulate(f, seed, |_| {
+        progress.tick(1, None);
+        !crate::interrupt::requested()
+    })
+    .map_err(|e| RunError::new(format!("simulation: {e}")))?;
+    progress.finish();
+    let wall = clock.elapsed().as_secs_f64();
+    let Some(o) = outcome else {
+        return Err(RunError::interrupted());
+    };
+    let m = &o.metrics;
+    let ne = f.n_exc.get();
+    let spikes: Vec<f64> = o
+        .times
+        .iter()
+        .enumerate()
+        .flat_map(|(i, t)| t.iter().flat_map(move |s| [*s as f64 * 0.1, i as f64]))
+        .collect();
+    put(
+        dir,
+        "spikes_window.npy",
+        &npy_bytes(&[spikes.len() / 2, 2], &spikes),
+    )?;
+    let wflat: Vec<f64> = o.weights.iter().flatten().copied().collect();
+    put(
+        dir,
+        "weights.npy",
+        &npy_bytes(&[o.weights.len(), 5], &wflat),
+    )?;
+    put(
+        dir,
+        "weights.csv",
+        &csv_bytes(&["time_s", "ee", "ei", "ie", "ii"], &o.weights),
+    )?;
+    let series = |k: usize, name: &str, color: &str| Series {
+        name: name.into(),
+        points: o
+            .rates
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (i as f64 * 0.1, r[k]))
+            .collect(),
+        color: color.into(),
+        width: 1.2,
+    };
+    put(
+        dir,
+        "rate.svg",
+        line_chart(
+            "Population rates (100 ms bins)",
+            "time (s)",
+            "rate (Hz)",
+            &[series(0, "E", "#1f77b4"), series(1, "I", "#d62728")],
+            false,
+        )
+        .as_bytes(),
+    )?;
+    let window_steps = (f.score_s.0 * 1e4).round() as usize;
+    put(
+        dir,
+        "raster.svg",
+        crate::spiking::raster_svg(&o.times, ne, window_steps, 0.1).as_bytes(),
+    )?;
+    let metrics = json!({
+        "experiment": cfg.name,
+        "kind": "spiking",
+        "model": "fsbi",
+        "seed": seed,
+        "config_hash": exp.hash(),
+        "synaptic_events": o.events,
+        "plausibility": m,
+    });
+    put(dir, "metrics.json", &pretty(&metrics))?;
+    let timing = json!({
+        "simulation_seconds": wall,
+        "wall_seconds_per_simulated_second": wall / m.simulated_s.max(1e-12),
+        "threads": 1,
+    });
+    write_atomic(&dir.join("timing.json"), &pretty(&timing))
+        .map_err(|e| RunError::new(format!("timing.json: {e}")))?;
+    let verdicts: Vec<String> = m
+        .pass
+        .iter()
+        .map(|(k, ok)| format!("{k} {}", if *ok { "pass" } else { "FAIL" }))
+        .collect();
+    Ok(format!(
+        "{}: {} s simulated{}; E {:.2} Hz, I {:.2} Hz, CV ISI {:.3}, Fano spatial {:.3} temporal {:.3}, autocov {:.4}, saturation {:.4}, creep {:.4}, mean w [ee {:.4}, ei {:.4}, ie {:.4}, ii {:.4}]\nconstraints: {}\nplausible: {}\nwall time: {wall:.1} s ({:.3} s per simulated second, one thread)",
+        cfg.name,
+        m.simulated_s,
+        if m.aborted { " (stopped by the rate checker)" } else { "" },
+        m.rate_exc,
+        m.rate_inh,
+        m.cv_isi,
+        m.fano_spatial,
+        m.fano_temporal,
+        m.autocov,
+        m.saturation,
+        m.creep,
+        m.mean_w[0],
+        m.mean_w[1],
+        m.mean_w[2],
+        m.mean_w[3],
+        verdicts.join(", "),
+        m.plausible,
+        wall / m.simulated_s.max(1e-12)
+    ))
+}
