@@ -485,6 +485,167 @@ impl<'a> SpikeRing<'a> {
     }
 }
 
+/// The fixed, shared feature network of the spiking MLP rule (Confavreux et al. 2023; DESIGN
+/// §3.6): 6 inputs -> `H` sigmoid units -> 4 sigmoid features. Its weights are random and not
+/// learned; a rule is a linear readout of the 4 features (see [`MlpReadout`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpikingMlp<F, const H: usize> {
+    /// Input weights, `w1[k][m]`.
+    pub w1: [[F; 6]; H],
+    /// Hidden biases.
+    pub b1: [F; H],
+    /// Feature weights, `w2[f][k]`.
+    pub w2: [[F; H]; 4],
+    /// Feature biases.
+    pub b2: [F; 4],
+}
+
+#[inline]
+fn logistic<F: Float>(u: F) -> F {
+    F::one() / (F::one() + (-u).exp())
+}
+
+impl<F: Float, const H: usize> SpikingMlp<F, H> {
+    /// The 4 features of the inputs `z` (each in (0, 1)).
+    #[inline]
+    pub fn features(&self, z: &[F; 6]) -> [F; 4] {
+        let mut h = [F::zero(); H];
+        for (k, hk) in h.iter_mut().enumerate() {
+            let mut u = self.b1[k];
+            for m in 0..6 {
+                u = u + self.w1[k][m] * z[m];
+            }
+            *hk = logistic(u);
+        }
+        let mut out = [F::zero(); 4];
+        for (f, o) in out.iter_mut().enumerate() {
+            let mut u = self.b2[f];
+            for k in 0..H {
+                u = u + self.w2[f][k] * h[k];
+            }
+            *o = logistic(u);
+        }
+        out
+    }
+}
+
+/// A spiking MLP rule for one connection type: `dw = eta (a . features + a_0)` with its own
+/// readout `a` (4 weights and a bias) for presynaptic and for postsynaptic spikes; weights
+/// clipped to `[0, w_max]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MlpReadout<F> {
+    /// Learning rate.
+    pub eta: F,
+    /// Readout on presynaptic spikes: 4 weights, then the bias.
+    pub pre: [F; 5],
+    /// Readout on postsynaptic spikes: 4 weights, then the bias.
+    pub post: [F; 5],
+    /// Upper weight bound.
+    pub w_max: F,
+}
+
+impl<F: Float> MlpReadout<F> {
+    #[inline]
+    fn apply(&self, a: &[F; 5], f: &[F; 4], w: F) -> F {
+        let d = a[0] * f[0] + a[1] * f[1] + a[2] * f[2] + a[3] * f[3] + a[4];
+        (w + self.eta * d).max(F::zero()).min(self.w_max)
+    }
+}
+
+/// What the MLP rule reads about the postsynaptic neurons: the fast trace, the slow trace and
+/// the low-passed (normalised) voltage and excitatory and inhibitory currents, each indexed by
+/// target minus the offset.
+#[derive(Debug, Clone, Copy)]
+pub struct PostState<'a, F> {
+    /// Fast trace (tau 10 ms).
+    pub x1: &'a [F],
+    /// Slow trace (tau 100 ms).
+    pub x2: &'a [F],
+    /// Low-passed voltage.
+    pub v: &'a [F],
+    /// Low-passed excitatory current.
+    pub c_exc: &'a [F],
+    /// Low-passed inhibitory current.
+    pub c_inh: &'a [F],
+}
+
+/// MLP plasticity on presynaptic spikes (rows `spikes`):
+/// `dw = eta MLP_pre(x_pre2, x_post1, w, V, C_exc, C_inh)`.
+#[allow(clippy::too_many_arguments)]
+pub fn mlp_pre<F: Float, const H: usize>(
+    mlp: &SpikingMlp<F, H>,
+    rule: &MlpReadout<F>,
+    ptr: &[u32],
+    target: &[u32],
+    target_offset: u32,
+    w: &mut [F],
+    spikes: &[u32],
+    x_pre2: &[F],
+    post: &PostState<'_, F>,
+) -> Result<(), KernelError> {
+    check_len("weights", w, target.len())?;
+    let oob = KernelError::OutOfRange {
+        what: "trace or target index",
+    };
+    for &s in spikes {
+        let (a, b) = row(ptr, s, target.len())?;
+        let xp = *x_pre2.get(s as usize).ok_or(oob)?;
+        for k in a..b {
+            let t = target[k].wrapping_sub(target_offset) as usize;
+            let z = [
+                xp,
+                *post.x1.get(t).ok_or(oob)?,
+                w[k],
+                *post.v.get(t).ok_or(oob)?,
+                *post.c_exc.get(t).ok_or(oob)?,
+                *post.c_inh.get(t).ok_or(oob)?,
+            ];
+            w[k] = rule.apply(&rule.pre, &mlp.features(&z), w[k]);
+        }
+    }
+    Ok(())
+}
+
+/// MLP plasticity on postsynaptic spikes (global indices minus `post_offset` index `in_ptr`):
+/// `dw = eta MLP_post(x_pre1, x_post2, w, V, C_exc, C_inh)`.
+#[allow(clippy::too_many_arguments)]
+pub fn mlp_post<F: Float, const H: usize>(
+    mlp: &SpikingMlp<F, H>,
+    rule: &MlpReadout<F>,
+    in_ptr: &[u32],
+    in_syn: &[u32],
+    in_pre: &[u32],
+    post_offset: u32,
+    w: &mut [F],
+    spikes: &[u32],
+    x_pre1: &[F],
+    post: &PostState<'_, F>,
+) -> Result<(), KernelError> {
+    check_len("incoming presynaptic indices", in_pre, in_syn.len())?;
+    let oob = KernelError::OutOfRange {
+        what: "trace or synapse index",
+    };
+    for &s in spikes {
+        let t = s.wrapping_sub(post_offset);
+        let (a, b) = row(in_ptr, t, in_syn.len())?;
+        let t = t as usize;
+        let (x2, v, ce, ci) = (
+            *post.x2.get(t).ok_or(oob)?,
+            *post.v.get(t).ok_or(oob)?,
+            *post.c_exc.get(t).ok_or(oob)?,
+            *post.c_inh.get(t).ok_or(oob)?,
+        );
+        for k in a..b {
+            let syn = in_syn[k] as usize;
+            let xp = *x_pre1.get(in_pre[k] as usize).ok_or(oob)?;
+            let wk = w.get_mut(syn).ok_or(oob)?;
+            let z = [xp, x2, *wk, v, ce, ci];
+            *wk = rule.apply(&rule.post, &mlp.features(&z), *wk);
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -506,6 +667,70 @@ mod tests {
         assert_eq!(deliver(&ptr, &target, &w, &[0], &mut g).unwrap(), 2);
         assert_eq!(g, [0.0, 0.5, 0.25]);
         assert!(deliver(&ptr, &target, &w, &[5], &mut g).is_err());
+    }
+
+    #[test]
+    fn mlp_rule_reads_the_documented_inputs() {
+        let mut mlp = SpikingMlp::<f64, 3> {
+            w1: [[0.0; 6]; 3],
+            b1: [0.0; 3],
+            w2: [[0.0; 3]; 4],
+            b2: [0.0; 4],
+        };
+        for (k, row) in mlp.w1.iter_mut().enumerate() {
+            for (m, v) in row.iter_mut().enumerate() {
+                *v = ((k * 6 + m) as f64 * 0.37).sin();
+            }
+        }
+        for (f, row) in mlp.w2.iter_mut().enumerate() {
+            for (k, v) in row.iter_mut().enumerate() {
+                *v = ((f * 3 + k) as f64 * 0.71).cos();
+            }
+        }
+        let rule = MlpReadout {
+            eta: 0.5,
+            pre: [1.0, 0.0, 0.0, 0.0, 0.1],
+            post: [0.0, 0.0, 0.0, 2.0, -0.1],
+            w_max: 20.0,
+        };
+        // One presynaptic neuron (row 0) onto targets 5 and 6 (offset 5).
+        let (ptr, target) = ([0u32, 2], [5u32, 6]);
+        let mut w = [1.0, 2.0];
+        let (x1, x2, v, ce, ci) = ([0.3, 0.4], [0.7, 0.8], [0.1, 0.2], [0.5, 0.6], [-0.3, -0.2]);
+        let post = PostState {
+            x1: &x1,
+            x2: &x2,
+            v: &v,
+            c_exc: &ce,
+            c_inh: &ci,
+        };
+        let x_pre2 = [0.9];
+        mlp_pre(&mlp, &rule, &ptr, &target, 5, &mut w, &[0], &x_pre2, &post).unwrap();
+        for (k, w0) in [1.0, 2.0].iter().enumerate() {
+            let f = mlp.features(&[0.9, x1[k], *w0, v[k], ce[k], ci[k]]);
+            assert!(f.iter().all(|x| *x > 0.0 && *x < 1.0));
+            assert!((w[k] - (w0 + 0.5 * (f[0] + 0.1))).abs() < 1e-14);
+        }
+        // Post spike of neuron 6: its one incoming synapse (index 1) from presynaptic row 0.
+        let (in_ptr, in_syn, in_pre) = ([0u32, 1, 2], [0u32, 1], [0u32, 0]);
+        let before = w[1];
+        let x_pre1 = [0.25];
+        mlp_post(
+            &mlp,
+            &rule,
+            &in_ptr,
+            &in_syn,
+            &in_pre,
+            5,
+            &mut w,
+            &[6],
+            &x_pre1,
+            &post,
+        )
+        .unwrap();
+        let f = mlp.features(&[0.25, x2[1], before, v[1], ce[1], ci[1]]);
+        assert!((w[1] - (before + 0.5 * (2.0 * f[3] - 0.1))).abs() < 1e-14);
+        assert!(mlp_pre(&mlp, &rule, &ptr, &target, 0, &mut w, &[0], &x_pre2, &post).is_err());
     }
 
     #[test]

@@ -975,6 +975,31 @@ pub struct DoubletRules {
     pub ii: Option<[Finite; 6]>,
 }
 
+/// One connection type's spiking MLP rule: `dw = eta (a . features + a_0)` on presynaptic and
+/// on postsynaptic spikes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MlpReadoutConfig {
+    /// Learning rate.
+    pub eta: Finite,
+    /// Readout on presynaptic spikes: 4 feature weights, then the bias.
+    pub pre: [Finite; 5],
+    /// Readout on postsynaptic spikes: 4 feature weights, then the bias.
+    pub post: [Finite; 5],
+}
+
+/// MLP rules for E->E and I->E (DESIGN §3.6); a type given here must have no doublet rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MlpRules {
+    /// E->E.
+    #[serde(default)]
+    pub ee: Option<MlpReadoutConfig>,
+    /// I->E.
+    #[serde(default)]
+    pub ie: Option<MlpReadoutConfig>,
+}
+
 /// The plausibility constraints of DESIGN §3.6 (bounds inclusive).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -1033,6 +1058,9 @@ pub struct FsbiConfig {
     pub eta: NonNegative,
     /// Rules per connection type.
     pub rules: DoubletRules,
+    /// MLP rules (E->E, I->E) instead of doublet rules.
+    #[serde(default)]
+    pub mlp: Option<MlpRules>,
     /// Learning phase (s).
     pub learn_s: NonNegative,
     /// Scoring window (s).
@@ -1496,6 +1524,12 @@ fn validate_rule_filter(c: &RuleFilterConfig) -> Result<(), (String, String)> {
             }
         }
     }
+    if c.network.mlp.is_some() {
+        return bad(
+            "network.mlp",
+            "rule_filter draws doublet rules; remove the mlp section",
+        );
+    }
     validate_fsbi(&c.network).map_err(|(f, p)| (f.replacen("fsbi", "network", 1), p))
 }
 
@@ -1538,6 +1572,20 @@ pub fn validate_fsbi(f: &FsbiConfig) -> Result<(), (String, String)> {
                     "tau_pre and tau_post (the first two values, in s) must be > 0",
                 );
             }
+        }
+    }
+    if let Some(m) = &f.mlp {
+        if m.ee.is_some() && f.rules.ee.is_some() {
+            return bad(
+                "fsbi.mlp.ee",
+                "E->E has a doublet rule too; give one or the other",
+            );
+        }
+        if m.ie.is_some() && f.rules.ie.is_some() {
+            return bad(
+                "fsbi.mlp.ie",
+                "I->E has a doublet rule too; give one or the other",
+            );
         }
     }
     let c = &f.constraints;

@@ -24,8 +24,27 @@ use crate::rng::Rng;
 use crate::spiking::Csr;
 use serde::Serialize;
 use synplast_kernels::spiking::{
-    deliver, doublet_post, doublet_pre, fsbi_step, traces_update, DoubletRule, FsbiNeuron,
+    deliver, doublet_post, doublet_pre, fsbi_step, mlp_post, mlp_pre, traces_update, DoubletRule,
+    FsbiNeuron, MlpReadout, PostState, SpikingMlp,
 };
+
+/// Hidden units of the shared feature network of the MLP rule.
+pub const MLP_HIDDEN: usize = 50;
+/// Time constant (ms) of the low-passed voltage and currents the MLP rule reads (our choice;
+/// DESIGN §3.6 does not give one).
+pub const LOWPASS_MS: f64 = 20.0;
+/// Voltage and currents enter the MLP as `(V - E_rest) / 20 mV` and `I / 20 mV`.
+pub const MLP_SCALE_MV: f64 = 20.0;
+
+/// How a projection learns.
+pub enum Plasticity {
+    /// Not at all.
+    Static,
+    /// A doublet rule.
+    Doublet(DoubletRule<f64>),
+    /// An MLP rule.
+    Mlp(MlpReadout<f64>),
+}
 use synplast_kernels::KernelError;
 
 /// One projection between populations.
@@ -37,10 +56,12 @@ pub struct Projection {
     in_pre: Vec<u32>,
     pre_first: u32,
     post_first: u32,
-    /// The rule (none: static).
-    pub rule: Option<DoubletRule<f64>>,
+    /// The rule.
+    pub plasticity: Plasticity,
     x_pre: Vec<f64>,
     x_post: Vec<f64>,
+    x_pre2: Vec<f64>,
+    x_post2: Vec<f64>,
     decay_pre: f64,
     decay_post: f64,
     /// Excitatory (AMPA) or inhibitory (GABA).
@@ -78,6 +99,46 @@ pub struct FsbiNetwork {
     /// Synaptic events so far (recurrent and input).
     pub events: u64,
     scratch: Vec<u32>,
+    mlp: SpikingMlp<f64, MLP_HIDDEN>,
+    v_lp: Vec<f64>,
+    ce_lp: Vec<f64>,
+    ci_lp: Vec<f64>,
+}
+
+fn mlp_of(m: &crate::config::MlpReadoutConfig, w_max: f64) -> MlpReadout<f64> {
+    let a = |v: &[crate::config::Finite; 5]| [v[0].0, v[1].0, v[2].0, v[3].0, v[4].0];
+    MlpReadout {
+        eta: m.eta.0,
+        pre: a(&m.pre),
+        post: a(&m.post),
+        w_max,
+    }
+}
+
+/// The shared random feature network, from its own stream: `w1, b1 ~ N(0, 1)`,
+/// `w2 ~ N(0, 4 / H)`, `b2 = 0`.
+pub fn feature_network(rng: &mut Rng) -> SpikingMlp<f64, MLP_HIDDEN> {
+    let mut m = SpikingMlp {
+        w1: [[0.0; 6]; MLP_HIDDEN],
+        b1: [0.0; MLP_HIDDEN],
+        w2: [[0.0; MLP_HIDDEN]; 4],
+        b2: [0.0; 4],
+    };
+    for row in m.w1.iter_mut() {
+        for v in row.iter_mut() {
+            *v = rng.normal();
+        }
+    }
+    for v in m.b1.iter_mut() {
+        *v = rng.normal();
+    }
+    let s = 2.0 / (MLP_HIDDEN as f64).sqrt();
+    for row in m.w2.iter_mut() {
+        for v in row.iter_mut() {
+            *v = s * rng.normal();
+        }
+    }
+    m
 }
 
 fn rule_of(
@@ -137,10 +198,22 @@ impl FsbiNetwork {
             .map(|(k, &(n_pre, pre0, n_post, post0))| {
                 let csr = Csr::random(n_pre, pre0, n_post, post0, f.p.0, f.w[k].0, &mut build);
                 let (in_ptr, in_syn, in_pre) = csr.incoming(n_post, post0);
-                let rule = rule_of(rules[k], f.eta.0, w_max);
-                let (dp, dq) = rule
-                    .map(|r| ((-dt / r.tau_pre).exp(), (-dt / r.tau_post).exp()))
-                    .unwrap_or((0.0, 0.0));
+                let mlp_cfg = f.mlp.as_ref().and_then(|m| match k {
+                    0 => m.ee.as_ref(),
+                    2 => m.ie.as_ref(),
+                    _ => None,
+                });
+                let plasticity = match (rule_of(rules[k], f.eta.0, w_max), mlp_cfg) {
+                    (_, Some(m)) => Plasticity::Mlp(mlp_of(m, w_max)),
+                    (Some(r), None) => Plasticity::Doublet(r),
+                    (None, None) => Plasticity::Static,
+                };
+                let (dp, dq) = match &plasticity {
+                    Plasticity::Doublet(r) => ((-dt / r.tau_pre).exp(), (-dt / r.tau_post).exp()),
+                    // The MLP rule's fast traces (10 ms); the slow ones use 100 ms.
+                    Plasticity::Mlp(_) => ((-dt / 10.0).exp(), (-dt / 10.0).exp()),
+                    Plasticity::Static => (0.0, 0.0),
+                };
                 Projection {
                     csr,
                     in_ptr,
@@ -148,9 +221,11 @@ impl FsbiNetwork {
                     in_pre,
                     pre_first: pre0 as u32,
                     post_first: post0 as u32,
-                    rule,
+                    plasticity,
                     x_pre: vec![0.0; n_pre],
                     x_post: vec![0.0; n_post],
+                    x_pre2: vec![0.0; n_pre],
+                    x_post2: vec![0.0; n_post],
                     decay_pre: dp,
                     decay_post: dq,
                     excitatory: k < 2,
@@ -170,6 +245,7 @@ impl FsbiNetwork {
         let mut rng = rng.substream(1);
         let input_next = input_p.iter().map(|&p| geometric(p, &mut rng)).collect();
         let delay = (f.delay_ms.0 / dt).round() as usize;
+        let mlp = feature_network(&mut rng.substream(2));
         Self {
             neuron,
             n_exc: ne,
@@ -191,6 +267,10 @@ impl FsbiNetwork {
             rate_avg: 0.0,
             events: 0,
             scratch: Vec::new(),
+            mlp,
+            v_lp: vec![0.0; n],
+            ce_lp: vec![0.0; n],
+            ci_lp: vec![0.0; n],
         }
     }
 
@@ -207,6 +287,24 @@ impl FsbiNetwork {
             &mut self.spikes,
         )?;
         let t = self.t;
+        let any_mlp = self
+            .proj
+            .iter()
+            .any(|p| matches!(p.plasticity, Plasticity::Mlp(_)));
+        if any_mlp {
+            let k = self.neuron.dt / LOWPASS_MS;
+            let nr = &self.neuron;
+            for i in 0..self.n {
+                let v = self.v[i];
+                let v_n = (v - nr.e_rest) / MLP_SCALE_MV;
+                let ie =
+                    (nr.a_ampa * self.ga[i] + nr.a_nmda * self.gn[i]) * (0.0 - v) / MLP_SCALE_MV;
+                let ii = self.gg[i] * (nr.e_inh - v) / MLP_SCALE_MV;
+                self.v_lp[i] += k * (v_n - self.v_lp[i]);
+                self.ce_lp[i] += k * (ie - self.ce_lp[i]);
+                self.ci_lp[i] += k * (ii - self.ci_lp[i]);
+            }
+        }
         // Inputs (no delay).
         for i in 0..self.input_next.len() {
             while self.input_next[i] == t + 1 {
@@ -253,7 +351,48 @@ impl FsbiNetwork {
             } else {
                 &fired[fsplit..]
             };
-            if let Some(rule) = &pr.rule {
+            if let Plasticity::Mlp(rule) = &pr.plasticity {
+                let (a, b) = (
+                    pr.post_first as usize,
+                    pr.post_first as usize + pr.x_post.len(),
+                );
+                let post = PostState {
+                    x1: &pr.x_post,
+                    x2: &pr.x_post2,
+                    v: &self.v_lp[a..b],
+                    c_exc: &self.ce_lp[a..b],
+                    c_inh: &self.ci_lp[a..b],
+                };
+                mlp_pre(
+                    &self.mlp,
+                    rule,
+                    &pr.csr.ptr,
+                    &pr.csr.target,
+                    pr.post_first,
+                    &mut pr.csr.w,
+                    &self.scratch,
+                    &pr.x_pre2,
+                    &post,
+                )?;
+                mlp_post(
+                    &self.mlp,
+                    rule,
+                    &pr.in_ptr,
+                    &pr.in_syn,
+                    &pr.in_pre,
+                    pr.post_first,
+                    &mut pr.csr.w,
+                    post_spikes,
+                    &pr.x_pre,
+                    &post,
+                )?;
+                let slow = (-self.neuron.dt / 100.0).exp();
+                traces_update(&mut pr.x_pre, &self.scratch, 0, pr.decay_pre)?;
+                traces_update(&mut pr.x_pre2, &self.scratch, 0, slow)?;
+                traces_update(&mut pr.x_post, post_spikes, pr.post_first, pr.decay_post)?;
+                traces_update(&mut pr.x_post2, post_spikes, pr.post_first, slow)?;
+            }
+            if let Plasticity::Doublet(rule) = &pr.plasticity {
                 doublet_pre(
                     rule,
                     &pr.csr.ptr,
@@ -425,13 +564,18 @@ pub fn plausibility(
     let mut mean_w = [0.0; 4];
     for (k, pr) in net.proj.iter().enumerate() {
         mean_w[k] = net.mean_w(k);
-        if let Some(r) = &pr.rule {
+        let w_max = match &pr.plasticity {
+            Plasticity::Doublet(r) => Some(r.w_max),
+            Plasticity::Mlp(r) => Some(r.w_max),
+            Plasticity::Static => None,
+        };
+        if let Some(w_max) = w_max {
             plastic += pr.csr.w.len();
             at_bound += pr
                 .csr
                 .w
                 .iter()
-                .filter(|w| **w <= 0.0 || **w >= r.w_max)
+                .filter(|w| **w <= 0.0 || **w >= w_max)
                 .count();
             let (a, b) = (w_start[k], mean_w[k]);
             let d = if a + b > 0.0 {

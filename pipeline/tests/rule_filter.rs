@@ -145,3 +145,24 @@ fn fsbi_example_rule_small_network_runs() {
         assert!(d.join("a").join(f).exists(), "{f}");
     }
 }
+
+#[test]
+fn fsbi_mlp_rule_small_network_runs_and_moves_weights() {
+    let d = tmp("mlp");
+    let cfg = d.join("m.yaml");
+    let text = include_str!("../../experiments/spiking_mlp_fsbi.yaml")
+        .replace("n_exc: 4096", "n_exc: 256")
+        .replace("n_inh: 1024", "n_inh: 64")
+        .replace("learn_s: 10", "learn_s: 0.5")
+        .replace("score_s: 5", "score_s: 0.5");
+    std::fs::write(&cfg, text).unwrap();
+    run(&["run", cfg.to_str().unwrap()], &d.join("a"));
+    run(&["run", cfg.to_str().unwrap()], &d.join("b"));
+    let a = std::fs::read(d.join("a/metrics.json")).unwrap();
+    assert_eq!(a, std::fs::read(d.join("b/metrics.json")).unwrap());
+    let m: serde_json::Value = serde_json::from_slice(&a).unwrap();
+    let w = m["plausibility"]["mean_w"].as_array().unwrap();
+    // E->E and I->E learn by the MLP rule: their means leave the initial 0.1 and 1.0.
+    assert!((w[0].as_f64().unwrap() - 0.1).abs() > 1e-6, "{m}");
+    assert!((w[2].as_f64().unwrap() - 1.0).abs() > 1e-6, "{m}");
+}
