@@ -19,7 +19,9 @@ use synplast_kernels::prune;
 use synplast_kernels::rate::{rate_forward, rate_step, simulate, FixedRateLayer};
 use synplast_kernels::reward::{MlpRule, RewardAverage, RewardRule, RewardTaylorRule};
 use synplast_kernels::spiking::{
-    coba_step, deliver, doublet_post, doublet_pre, traces_update, CobaNeuron, DoubletRule,
+    coba_step, deliver, doublet_post, doublet_pre, fsbi_step, mlp_post, mlp_pre, poisson_next_step,
+    traces_update, CobaNeuron, DoubletRule, FsbiNeuron, MlpReadout, PostState, RateChecker,
+    SpikeRing, SpikingMlp,
 };
 use synplast_kernels::{OjaRule, TaylorRule};
 
@@ -317,6 +319,94 @@ fn spiking_kernels(u: &mut Unstructured<'_>) -> Result<()> {
     );
     let mut tr = near(u, n)?;
     let _ = traces_update(&mut tr, &fired, u.arbitrary()?, u.arbitrary()?);
+
+    let mut q = FsbiNeuron::<f64>::published();
+    q.dt = u.arbitrary()?;
+    q.theta_spike = u.arbitrary()?;
+    let (mut ga, mut gn, mut gg, mut th) = (near(u, n)?, near(u, n)?, near(u, n)?, near(u, n)?);
+    let mut v2 = near(u, n)?;
+    let first: u32 = u.arbitrary()?;
+    let _ = fsbi_step(
+        &q,
+        &mut v2,
+        &mut ga,
+        &mut gn,
+        &mut gg,
+        &mut th,
+        first,
+        &mut spikes,
+    );
+    let cap = u.int_in_range(0..=4usize)?;
+    let depth = u.int_in_range(0..=3usize)?;
+    let mut slots = vec![0u32; len(u, depth * cap)?];
+    let mut counts = vec![0u32; depth];
+    if let Ok(mut ring) = SpikeRing::new(&mut slots, &mut counts, cap) {
+        let at: usize = u.int_in_range(0..=10)?;
+        let _ = ring.push(at, &fired);
+        let _ = ring.due(at).len();
+        ring.clear(at);
+    }
+    let mut rng = Bytes(u.arbitrary()?);
+    let _ = poisson_next_step(u.arbitrary()?, &mut rng);
+    let mut checker = RateChecker {
+        tau_ms: u.arbitrary()?,
+        max_hz: u.arbitrary()?,
+        avg_hz: 0.0,
+    };
+    let _ = checker.update(
+        u.arbitrary::<u16>()? as usize,
+        u.arbitrary::<u16>()? as usize,
+        u.arbitrary()?,
+    );
+    let mlp = SpikingMlp::<f64, 2> {
+        w1: [[u.arbitrary()?; 6]; 2],
+        b1: [u.arbitrary()?; 2],
+        w2: [[u.arbitrary()?; 2]; 4],
+        b2: [u.arbitrary()?; 4],
+    };
+    let ro = MlpReadout {
+        eta: u.arbitrary()?,
+        pre: [u.arbitrary()?; 5],
+        post: [u.arbitrary()?; 5],
+        w_max: u.arbitrary()?,
+    };
+    let (x1, x2, vl, ce, ci) = (
+        near(u, n)?,
+        near(u, n)?,
+        near(u, n)?,
+        near(u, n)?,
+        near(u, n)?,
+    );
+    let post = PostState {
+        x1: &x1,
+        x2: &x2,
+        v: &vl,
+        c_exc: &ce,
+        c_inh: &ci,
+    };
+    let _ = mlp_pre(
+        &mlp,
+        &ro,
+        &ptr,
+        &target,
+        u.arbitrary()?,
+        &mut w,
+        &fired,
+        &x,
+        &post,
+    );
+    let _ = mlp_post(
+        &mlp,
+        &ro,
+        &ptr,
+        &in_syn,
+        &in_pre,
+        u.arbitrary()?,
+        &mut w,
+        &fired,
+        &x,
+        &post,
+    );
     Ok(())
 }
 

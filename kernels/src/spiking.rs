@@ -432,6 +432,52 @@ pub fn fsbi_step<F: Float>(
     Ok(count)
 }
 
+/// Steps until the next spike of a Poisson train sampled on the step grid (a Bernoulli process
+/// with probability `p = rate * dt` per step): geometric, at least 1; `u64::MAX` for `p <= 0`.
+/// One uniform draw from `rng`.
+pub fn poisson_next_step<R: rand_core::RngCore>(p: f64, rng: &mut R) -> u64 {
+    if p.is_nan() || p <= 0.0 {
+        return u64::MAX;
+    }
+    if p >= 1.0 {
+        return 1;
+    }
+    // u in (0, 1].
+    let u = 1.0 - (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+    let k = libm::ceil(libm::log(u) / libm::log1p(-p));
+    if k.is_finite() && k >= 1.0 {
+        if k >= (u64::MAX / 2) as f64 {
+            u64::MAX / 2
+        } else {
+            k as u64
+        }
+    } else {
+        1
+    }
+}
+
+/// The rate checker: an exponential moving average (time constant `tau_ms`) of the population
+/// rate, which a simulation stops above `max_hz`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateChecker {
+    /// Averaging time constant (ms).
+    pub tau_ms: f64,
+    /// Largest accepted average rate (Hz).
+    pub max_hz: f64,
+    /// The current average (Hz).
+    pub avg_hz: f64,
+}
+
+impl RateChecker {
+    /// Adds one step of `spikes` among `n` neurons (`dt_ms`); returns `false` once the average
+    /// exceeds `max_hz` (a runaway network).
+    pub fn update(&mut self, spikes: usize, n: usize, dt_ms: f64) -> bool {
+        let rate = spikes as f64 / n.max(1) as f64 / (dt_ms * 1e-3);
+        self.avg_hz += (rate - self.avg_hz) * (dt_ms / self.tau_ms);
+        self.avg_hz <= self.max_hz
+    }
+}
+
 /// A fixed-capacity ring of spike lists over caller buffers, for synaptic delays: `slots`
 /// (`depth x capacity` neuron indices) and `counts` (`depth`). Slot `t % depth` holds the spikes
 /// to deliver at step `t`.
@@ -731,6 +777,48 @@ mod tests {
         let f = mlp.features(&[0.25, x2[1], before, v[1], ce[1], ci[1]]);
         assert!((w[1] - (before + 0.5 * (2.0 * f[3] - 0.1))).abs() < 1e-14);
         assert!(mlp_pre(&mlp, &rule, &ptr, &target, 0, &mut w, &[0], &x_pre2, &post).is_err());
+    }
+
+    #[test]
+    fn poisson_steps_have_the_right_mean_and_checker_trips() {
+        struct Lcg(u64);
+        impl rand_core::RngCore for Lcg {
+            fn next_u32(&mut self) -> u32 {
+                (self.next_u64() >> 32) as u32
+            }
+            fn next_u64(&mut self) -> u64 {
+                self.0 = self
+                    .0
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                self.0 ^ (self.0 >> 29)
+            }
+            fn fill_bytes(&mut self, d: &mut [u8]) {
+                d.iter_mut().for_each(|b| *b = self.next_u64() as u8);
+            }
+        }
+        let mut r = Lcg(9);
+        let p = 0.001; // 10 Hz at 0.1 ms
+        let n = 20_000;
+        let mean = (0..n)
+            .map(|_| poisson_next_step(p, &mut r) as f64)
+            .sum::<f64>()
+            / n as f64;
+        // Geometric mean 1/p = 1000 steps, sd ~ 1000 / sqrt(n) = 7.
+        assert!((mean - 1000.0).abs() < 40.0, "{mean}");
+        assert_eq!(poisson_next_step(0.0, &mut r), u64::MAX);
+        assert_eq!(poisson_next_step(1.0, &mut r), 1);
+        let mut c = RateChecker {
+            tau_ms: 1000.0,
+            max_hz: 100.0,
+            avg_hz: 0.0,
+        };
+        assert!(c.update(1, 100, 0.1)); // 100 Hz instantaneous, average 0.01 Hz
+        let mut ok = true;
+        for _ in 0..50_000 {
+            ok &= c.update(5, 100, 0.1); // 500 Hz sustained
+        }
+        assert!(!ok && c.avg_hz > 100.0);
     }
 
     #[test]

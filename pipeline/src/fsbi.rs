@@ -24,8 +24,9 @@ use crate::rng::Rng;
 use crate::spiking::Csr;
 use serde::Serialize;
 use synplast_kernels::spiking::{
-    deliver, doublet_post, doublet_pre, fsbi_step, mlp_post, mlp_pre, traces_update, DoubletRule,
-    FsbiNeuron, MlpReadout, PostState, SpikingMlp,
+    deliver, doublet_post, doublet_pre, fsbi_step, mlp_post, mlp_pre, poisson_next_step,
+    traces_update, DoubletRule, FsbiNeuron, MlpReadout, PostState, RateChecker, SpikeRing,
+    SpikingMlp,
 };
 
 /// Hidden units of the shared feature network of the MLP rule.
@@ -91,11 +92,15 @@ pub struct FsbiNetwork {
     input_next: Vec<u64>,
     rng: Rng,
     delay: usize,
-    ring: Vec<Vec<u32>>,
+    ring_slots: Vec<u32>,
+    ring_counts: Vec<u32>,
+    arrivals: Vec<u32>,
     /// Steps done.
     pub t: u64,
-    /// Moving average (tau 1 s) of the population rate (Hz).
-    pub rate_avg: f64,
+    /// The rate checker (tau 1 s).
+    pub checker: RateChecker,
+    /// False once the checker tripped.
+    pub healthy: bool,
     /// Synaptic events so far (recurrent and input).
     pub events: u64,
     scratch: Vec<u32>,
@@ -156,23 +161,6 @@ fn rule_of(
         eta,
         w_max,
     })
-}
-
-/// Steps until the next event of a Bernoulli(p) process (geometric, at least 1).
-fn geometric(p: f64, rng: &mut Rng) -> u64 {
-    if p <= 0.0 {
-        return u64::MAX;
-    }
-    if p >= 1.0 {
-        return 1;
-    }
-    let u = 1.0 - rng.uniform(); // (0, 1]
-    let k = (u.ln() / (1.0 - p).ln()).ceil();
-    if k.is_finite() && k >= 1.0 {
-        k.min(u64::MAX as f64 / 2.0) as u64
-    } else {
-        1
-    }
 }
 
 impl FsbiNetwork {
@@ -243,7 +231,10 @@ impl FsbiNetwork {
             .collect();
         let v = (0..n).map(|_| -70.0 + 20.0 * build.uniform()).collect();
         let mut rng = rng.substream(1);
-        let input_next = input_p.iter().map(|&p| geometric(p, &mut rng)).collect();
+        let input_next = input_p
+            .iter()
+            .map(|&p| poisson_next_step(p, &mut rng))
+            .collect();
         let delay = (f.delay_ms.0 / dt).round() as usize;
         let mlp = feature_network(&mut rng.substream(2));
         Self {
@@ -262,9 +253,16 @@ impl FsbiNetwork {
             input_next,
             rng,
             delay,
-            ring: vec![Vec::new(); delay + 1],
+            ring_slots: vec![0; (delay + 1) * n],
+            ring_counts: vec![0; delay + 1],
+            arrivals: Vec::with_capacity(n),
             t: 0,
-            rate_avg: 0.0,
+            checker: RateChecker {
+                tau_ms: 1000.0,
+                max_hz: f.abort_rate.0,
+                avg_hz: 0.0,
+            },
+            healthy: true,
             events: 0,
             scratch: Vec::new(),
             mlp,
@@ -315,16 +313,19 @@ impl FsbiNetwork {
                     &[i as u32],
                     &mut self.ga,
                 )? as u64;
-                let gap = geometric(self.input_p[i], &mut self.rng);
+                let gap = poisson_next_step(self.input_p[i], &mut self.rng);
                 self.input_next[i] = self.input_next[i].saturating_add(gap);
             }
         }
-        // Recurrent spikes emitted now arrive `delay` steps later.
-        let depth = self.ring.len();
-        let emit = (t as usize + self.delay) % depth;
-        self.ring[emit].extend_from_slice(&self.spikes[..count]);
-        let slot = t as usize % depth;
-        let arrivals = std::mem::take(&mut self.ring[slot]);
+        // Recurrent spikes emitted now arrive `delay` steps later (a ring of depth delay + 1).
+        {
+            let mut ring = SpikeRing::new(&mut self.ring_slots, &mut self.ring_counts, self.n)?;
+            ring.push(t as usize + self.delay, &self.spikes[..count])?;
+            self.arrivals.clear();
+            self.arrivals.extend_from_slice(ring.due(t as usize));
+            ring.clear(t as usize);
+        }
+        let arrivals = std::mem::take(&mut self.arrivals);
         let ne = self.n_exc as u32;
         let split = arrivals.partition_point(|&s| s < ne);
         let fired = &self.spikes[..count];
@@ -416,12 +417,8 @@ impl FsbiNetwork {
                 traces_update(&mut pr.x_post, post_spikes, pr.post_first, pr.decay_post)?;
             }
         }
-        let mut arrivals = arrivals;
-        arrivals.clear();
-        self.ring[slot] = arrivals;
-        let dt_s = self.neuron.dt * 1e-3;
-        let rate = count as f64 / self.n as f64 / dt_s;
-        self.rate_avg += (rate - self.rate_avg) * (dt_s / 1.0);
+        self.arrivals = arrivals;
+        self.healthy &= self.checker.update(count, self.n, self.neuron.dt);
         self.t += 1;
         Ok(&self.spikes[..count])
     }
@@ -705,7 +702,7 @@ pub fn simulate(
             ce = 0;
             ci = 0;
         }
-        if net.rate_avg > f.abort_rate.0 {
+        if !net.healthy {
             aborted = true;
             break;
         }
