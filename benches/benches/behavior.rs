@@ -6,6 +6,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::hint::black_box;
 use std::time::Duration;
+use synplast_benches::values;
 use synplast_kernels::behavior::{
     adjoint_scratch_len, forward_scratch_len, session_gradient_adjoint, session_gradient_forward,
     session_loss, BehaviorNet, Session, Trace,
@@ -14,19 +15,6 @@ use synplast_kernels::reward::{MlpRule, RewardRule, RewardTaylorRule};
 
 const H: usize = 10;
 const TRIALS: usize = 240;
-
-/// Deterministic pseudo-random values in [-scale/2, scale/2).
-fn values(n: usize, seed: u64, scale: f64) -> Vec<f64> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            scale * (((s >> 11) as f64) / ((1u64 << 53) as f64) - 0.5)
-        })
-        .collect()
-}
 
 /// 240 trials; every fifth trial starts with one rejected presentation (288 presentations,
 /// close to a fly's 286), odors alternating, reward signals in [-0.5, 0.5).

@@ -8,20 +8,8 @@ use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::hint::black_box;
 use std::time::Duration;
+use synplast_benches::values;
 use synplast_kernels::prune::{keep_probabilities, reset_diagonal, sample_symmetric, score};
-
-/// Deterministic pseudo-random values in [-scale/2, scale/2).
-fn values(n: usize, seed: u64, scale: f64) -> Vec<f64> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            scale * (((s >> 11) as f64) / ((1u64 << 53) as f64) - 0.5)
-        })
-        .collect()
-}
 
 /// A symmetric matrix with off-diagonals from `values` and a dominant diagonal.
 fn symmetric(n: usize, seed: u64, diag: f64) -> Vec<f64> {

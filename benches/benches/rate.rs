@@ -8,25 +8,13 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 use std::time::Duration;
+use synplast_benches::values;
 use synplast_kernels::gradient::{
     adjoint_scratch_len, forward_scratch_len, loss_gradient_adjoint, loss_gradient_forward,
     loss_scratch_len, trajectory_loss, Observation, Shape,
 };
 use synplast_kernels::rate::{rate_forward, rate_step};
 use synplast_kernels::{OjaRule, TaylorRule};
-
-/// Deterministic pseudo-random values in [-0.5, 0.5).
-fn values(n: usize, seed: u64, scale: f64) -> Vec<f64> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            scale * (((s >> 11) as f64) / ((1u64 << 53) as f64) - 0.5)
-        })
-        .collect()
-}
 
 const SIZES: [(usize, usize); 2] = [(50, 50), (100, 1000)];
 

@@ -11,21 +11,10 @@ use std::time::Duration;
 use synplast::config::{parse_str, Experiment};
 use synplast::rng::Rng;
 use synplast::spiking::CobaNetwork;
+use synplast_benches::values;
 use synplast_kernels::prune::{keep_probabilities, reset_diagonal, sample_symmetric, score};
 use synplast_kernels::rate::rate_step;
 use synplast_kernels::{OjaRule, TaylorRule};
-
-fn values(n: usize, seed: u64, scale: f64) -> Vec<f64> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            scale * (((s >> 11) as f64) / ((1u64 << 53) as f64) - 0.5)
-        })
-        .collect()
-}
 
 fn coba100(stdp: bool) -> CobaNetwork {
     let text = include_str!("../../experiments/coba_benchmark.yaml")

@@ -73,6 +73,23 @@ impl<F: Float> CobaNeuron<F> {
     }
 }
 
+/// Room for `n` spikes, and neuron indices `first..first + n` that fit in `u32`.
+fn check_spike_buffer(n: usize, first: u32, spikes: &[u32]) -> Result<(), KernelError> {
+    if spikes.len() < n {
+        return Err(KernelError::Shape {
+            what: "spike buffer",
+            expected: n,
+            got: spikes.len(),
+        });
+    }
+    if first as u64 + n as u64 > u32::MAX as u64 + 1 {
+        return Err(KernelError::OutOfRange {
+            what: "neuron indices (first + n) beyond u32",
+        });
+    }
+    Ok(())
+}
+
 /// One Euler step of a population of [`CobaNeuron`]s. `spikes` receives the indices (offset by
 /// `first`) of the neurons that spiked, and the count is returned. All state slices have the
 /// population's length; `spikes` must have room for all of them.
@@ -90,18 +107,7 @@ pub fn coba_step<F: Float>(
     check_len("g_e", ge, n)?;
     check_len("g_i", gi, n)?;
     check_len("refractory", refractory, n)?;
-    if spikes.len() < n {
-        return Err(KernelError::Shape {
-            what: "spike buffer",
-            expected: n,
-            got: spikes.len(),
-        });
-    }
-    if first as u64 + n as u64 > u32::MAX as u64 + 1 {
-        return Err(KernelError::OutOfRange {
-            what: "neuron indices (first + n) beyond u32",
-        });
-    }
+    check_spike_buffer(n, first, spikes)?;
     let k = p.dt / p.tau_m;
     let de = F::one() - p.dt / p.tau_e;
     let di = F::one() - p.dt / p.tau_i;
@@ -389,18 +395,7 @@ pub fn fsbi_step<F: Float>(
     check_len("g_nmda", g_nmda, n)?;
     check_len("g_gaba", g_gaba, n)?;
     check_len("theta", theta, n)?;
-    if spikes.len() < n {
-        return Err(KernelError::Shape {
-            what: "spike buffer",
-            expected: n,
-            got: spikes.len(),
-        });
-    }
-    if first as u64 + n as u64 > u32::MAX as u64 + 1 {
-        return Err(KernelError::OutOfRange {
-            what: "neuron indices (first + n) beyond u32",
-        });
-    }
+    check_spike_buffer(n, first, spikes)?;
     let k = p.dt / p.tau_m;
     let mut finite = true;
     for i in 0..n {
