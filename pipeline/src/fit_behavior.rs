@@ -571,29 +571,105 @@ pub const MAX_UNDONE: usize = 30;
 /// for Ctrl-C between epochs.
 pub fn fit(
     cfg: &FitBehaviorConfig,
+    rule: FitRule,
+    sessions: &[SessionData],
+    progress: Option<&Progress>,
+) -> Result<BehaviorFit, RunError> {
+    fit_with_checkpoints(cfg, rule, sessions, progress, None)
+}
+
+/// Everything a fit needs to continue bit for bit: parameters, Adam and its undo and revert
+/// states, histories and counters (serialised with exact floats).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct BehaviorCheckpoint {
+    /// Hash of the config it belongs to.
+    pub config_hash: String,
+    /// Epochs completed.
+    pub epochs_done: usize,
+    /// Current parameters.
+    pub params: Vec<f64>,
+    /// Adam state.
+    pub adam: Adam,
+    /// State before the last step (for undoing it).
+    pub before: Option<(Vec<f64>, Adam)>,
+    /// Best epoch so far: loss, parameters, Adam.
+    pub best: Option<(f64, Vec<f64>, Adam)>,
+    /// Undone steps in a row.
+    pub consecutive: usize,
+    /// Loss per epoch.
+    pub loss_history: Vec<f64>,
+    /// Parameters per epoch.
+    pub param_history: Vec<Vec<f64>>,
+    /// Undone steps.
+    pub skipped_steps: usize,
+    /// Reverted epochs.
+    pub reverted_epochs: usize,
+}
+
+/// Where and how often a fit saves its state.
+pub struct Checkpointing<'a> {
+    /// The checkpoint file.
+    pub path: &'a Path,
+    /// Config hash written into (and required of) the checkpoint.
+    pub config_hash: &'a str,
+    /// Seconds between saves (0: after every epoch).
+    pub every_seconds: f64,
+}
+
+impl Checkpointing<'_> {
+    fn load(&self) -> Option<BehaviorCheckpoint> {
+        let bytes = std::fs::read(self.path).ok()?;
+        let c: BehaviorCheckpoint = serde_json::from_slice(&bytes).ok()?;
+        (c.config_hash == self.config_hash).then_some(c)
+    }
+    fn save(&self, c: &BehaviorCheckpoint) -> Result<(), RunError> {
+        let bytes = serde_json::to_vec(c).unwrap_or_default();
+        crate::io::write_atomic(self.path, &bytes)
+            .map_err(|e| RunError::new(format!("{}: cannot write: {e}", self.path.display())))
+    }
+}
+
+/// [`fit`], saving its state to `ckpt` (after an epoch, at most every `every_seconds`, and when
+/// interrupted) and continuing from a matching checkpoint found there.
+pub fn fit_with_checkpoints(
+    cfg: &FitBehaviorConfig,
     mut rule: FitRule,
     sessions: &[SessionData],
     progress: Option<&Progress>,
+    ckpt: Option<&Checkpointing<'_>>,
 ) -> Result<BehaviorFit, RunError> {
     let net = network(cfg);
     let n_p = rule.n_params();
     let mask = rule.mask();
     let max_len = sessions.iter().map(|s| s.len()).max().unwrap_or(0);
     let mut work = GradientWork::new(cfg.fit.gradient, cfg.network.hidden.get(), n_p, max_len);
-    let mut adam = Adam::new(n_p, cfg.fit.lr.0, cfg.fit.l1.0);
-    let mut params = rule.params();
-    let mut out = BehaviorFit {
-        rule: rule.clone(),
-        loss_history: Vec::new(),
-        param_history: vec![params.clone()],
-        skipped_steps: 0,
-        reverted_epochs: 0,
+    let start = rule.params();
+    let mut st = match ckpt.and_then(|c| c.load()) {
+        Some(c) if c.params.len() == n_p => c,
+        _ => BehaviorCheckpoint {
+            config_hash: ckpt.map(|c| c.config_hash.to_string()).unwrap_or_default(),
+            epochs_done: 0,
+            params: start.clone(),
+            adam: Adam::new(n_p, cfg.fit.lr.0, cfg.fit.l1.0),
+            before: None,
+            best: None,
+            consecutive: 0,
+            loss_history: Vec::new(),
+            param_history: vec![start],
+            skipped_steps: 0,
+            reverted_epochs: 0,
+        },
     };
-    let mut before: Option<(Vec<f64>, Adam)> = None;
-    let mut best: Option<(f64, Vec<f64>, Adam)> = None;
-    let mut consecutive = 0usize;
-    for _ in 0..cfg.fit.epochs.get() {
+    rule.write_params(&st.params);
+    if let Some(p) = progress {
+        p.tick(st.epochs_done, None);
+    }
+    let mut last_save = std::time::Instant::now();
+    while st.epochs_done < cfg.fit.epochs.get() {
         if crate::interrupt::requested() {
+            if let Some(c) = ckpt {
+                c.save(&st)?;
+            }
             return Err(RunError::interrupted());
         }
         let mut total = 0.0;
@@ -601,32 +677,33 @@ pub fn fit(
         for (k, d) in sessions.iter().enumerate() {
             match work.run(&rule, &net, d) {
                 Ok(loss) => {
-                    consecutive = 0;
+                    st.consecutive = 0;
                     total += loss;
                     counted += 1;
-                    before = Some((params.clone(), adam.clone()));
-                    adam.step(&mut params, &work.grad, &mask);
-                    rule.write_params(&params);
+                    st.before = Some((st.params.clone(), st.adam.clone()));
+                    st.adam.step(&mut st.params, &work.grad, &mask);
+                    rule.write_params(&st.params);
                 }
                 Err(e @ KernelError::NonFinite { .. }) => {
                     // The last step made this session's weights blow up: undo it (parameters
                     // and Adam moments), halve the rate, go on with the next session.
-                    out.skipped_steps += 1;
-                    consecutive += 1;
-                    let Some((p, a)) = before.take().filter(|_| consecutive <= MAX_UNDONE) else {
+                    st.skipped_steps += 1;
+                    st.consecutive += 1;
+                    let undo = st.before.take().filter(|_| st.consecutive <= MAX_UNDONE);
+                    let Some((p, a)) = undo else {
                         return Err(kernel_err(
                             &format!(
                                 "the fit diverged at session {k} after {} undone steps (try a smaller fit.lr)",
-                                out.skipped_steps
+                                st.skipped_steps
                             ),
                             e,
                         ));
                     };
-                    let lr = adam.lr * 0.5;
-                    params = p;
-                    adam = a;
-                    adam.lr = lr;
-                    rule.write_params(&params);
+                    let lr = st.adam.lr * 0.5;
+                    st.params = p;
+                    st.adam = a;
+                    st.adam.lr = lr;
+                    rule.write_params(&st.params);
                 }
                 Err(e) => return Err(kernel_err("gradient", e)),
             }
@@ -637,30 +714,42 @@ pub fn fit(
             ));
         }
         let loss = total / counted as f64;
-        out.loss_history.push(loss);
-        match &best {
+        st.loss_history.push(loss);
+        match &st.best {
             Some((b, p, a)) if loss > b * REVERT_FACTOR => {
                 // The epoch made the fit much worse (typically a rule whose weights run into
                 // the clip, where the loss is flat): go back to the best epoch's end, halve
                 // the rate.
-                let lr = adam.lr * 0.5;
-                params = p.clone();
-                adam = a.clone();
-                adam.lr = lr;
-                rule.write_params(&params);
-                before = None;
-                out.reverted_epochs += 1;
+                let lr = st.adam.lr * 0.5;
+                st.params = p.clone();
+                st.adam = a.clone();
+                st.adam.lr = lr;
+                rule.write_params(&st.params);
+                st.before = None;
+                st.reverted_epochs += 1;
             }
             Some((b, _, _)) if loss >= *b => {}
-            _ => best = Some((loss, params.clone(), adam.clone())),
+            _ => st.best = Some((loss, st.params.clone(), st.adam.clone())),
         }
-        out.param_history.push(params.clone());
+        st.param_history.push(st.params.clone());
+        st.epochs_done += 1;
         if let Some(p) = progress {
-            p.tick(1, Some(total / counted as f64));
+            p.tick(1, Some(loss));
+        }
+        if let Some(c) = ckpt {
+            if last_save.elapsed().as_secs_f64() >= c.every_seconds {
+                c.save(&st)?;
+                last_save = std::time::Instant::now();
+            }
         }
     }
-    out.rule = rule;
-    Ok(out)
+    Ok(BehaviorFit {
+        rule,
+        loss_history: st.loss_history,
+        param_history: st.param_history,
+        skipped_steps: st.skipped_steps,
+        reverted_epochs: st.reverted_epochs,
+    })
 }
 
 /// The L1 penalty of a parameter vector (for the record).
@@ -960,7 +1049,14 @@ fn run_simulated(
     let mask = term_mask(cfg.rule.trainable.as_deref());
     let rule0 = initial_rule(cfg, mask, &mut master.substream(0));
     let progress = Progress::new(cfg.fit.epochs.get(), "epochs", opts.quiet);
-    let fit = fit(cfg, rule0, train, Some(&progress));
+    let ckpt_path = dir.join("checkpoint-fit.json");
+    let hash = exp.hash();
+    let ckpt = Checkpointing {
+        path: &ckpt_path,
+        config_hash: &hash,
+        every_seconds: crate::run::checkpoint_seconds(),
+    };
+    let fit = fit_with_checkpoints(cfg, rule0, train, Some(&progress), Some(&ckpt));
     progress.finish();
     let fit = fit?;
     let labels = fit.rule.labels();
@@ -1081,18 +1177,21 @@ fn run_simulated(
         )?;
     }
     put(dir, "metrics.json", &pretty(&metrics))?;
+    let _ = std::fs::remove_file(&ckpt_path);
     Ok(summary)
 }
 
-/// One fly's fits.
-#[derive(Debug, Clone)]
+/// One fly's finished fits, as written to `flies/fly-<id>.json` (exact floats), so a resumed
+/// run does not fit that fly again.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct FlyResult {
+    config_hash: String,
     id: u32,
     presentations: usize,
     null_nll: f64,
-    without: BehaviorFit,
+    without: Vec<f64>,
     without_nll: f64,
-    with: Option<(BehaviorFit, f64)>,
+    with: Option<(Vec<f64>, f64)>,
 }
 
 fn run_flies(
@@ -1124,29 +1223,49 @@ fn run_flies(
         "epochs",
         opts.quiet,
     );
+    let hash = exp.hash();
+    let fly_dir = dir.join("flies");
+    std::fs::create_dir_all(&fly_dir)
+        .map_err(|e| RunError::new(format!("{}: {e}", fly_dir.display())))?;
     let results: Vec<Result<FlyResult, RunError>> = parallel::map(&data, |(id, c)| {
+        let path = fly_dir.join(format!("fly-{id:02}.json"));
+        if let Some(r) = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<FlyResult>(&b).ok())
+            .filter(|r| r.config_hash == hash && r.id == *id)
+        {
+            progress.tick(cfg.fit.epochs.get() * fits_per_fly, None);
+            return Ok(r);
+        }
+        if crate::interrupt::requested() {
+            return Err(RunError::interrupted());
+        }
         let mut rng = master.substream(*id);
         let d = fly_session(cfg, c, &mut rng);
         let sessions = std::slice::from_ref(&d);
         let null_nll =
             session_nll(&null_rule(), cfg, &d).map_err(|e| kernel_err("null model", e))?;
-        let fit_one = |mask: [bool; REWARD_TERMS]| -> Result<(BehaviorFit, f64), RunError> {
+        let fit_one = |mask: [bool; REWARD_TERMS]| -> Result<(Vec<f64>, f64), RunError> {
             let r0 = initial_rule(cfg, mask, &mut master.substream(1000 + *id));
             let f = fit(cfg, r0, sessions, Some(&progress))?;
             let nll = session_nll(&f.rule, cfg, &d)
                 .map_err(|e| kernel_err(&format!("fly {id}: fitted rule"), e))?;
-            Ok((f, nll))
+            Ok((f.rule.params(), nll))
         };
         let (without, without_nll) = fit_one(base)?;
         let with = with_mask.map(fit_one).transpose()?;
-        Ok(FlyResult {
+        let r = FlyResult {
+            config_hash: hash.clone(),
             id: *id,
             presentations: d.len(),
             null_nll,
             without,
             without_nll,
             with,
-        })
+        };
+        crate::io::write_atomic(&path, &serde_json::to_vec(&r).unwrap_or_default())
+            .map_err(|e| RunError::new(format!("{}: cannot write: {e}", path.display())))?;
+        Ok(r)
     });
     progress.finish();
     let results: Vec<FlyResult> = results.into_iter().collect::<Result<_, _>>()?;
@@ -1162,17 +1281,17 @@ fn run_flies(
     let mut bars = Vec::new();
     for r in &results {
         let pd_without = percent_deviance(r.without_nll, r.null_nll);
-        theta_without.extend(r.without.rule.params());
+        theta_without.extend(&r.without);
         let mut row = vec![r.id as f64, r.presentations as f64, pd_without];
         let mut obj = json!({
             "fly": r.id,
             "presentations": r.presentations,
             "percent_deviance_without": finite_or_null(pd_without),
-            "theta_without": r.without.rule.params(),
+            "theta_without": r.without,
         });
-        if let Some((f, nll)) = &r.with {
+        if let Some((p, nll)) = &r.with {
             let pd_with = percent_deviance(*nll, r.null_nll);
-            let p = f.rule.params();
+            let p = p.clone();
             let coef = report_term.map(|k| p[k]).unwrap_or(f64::NAN);
             if pd_with > pd_without {
                 improved += 1;

@@ -126,8 +126,12 @@ fn prepare_dir(
                 if path.is_file() {
                     std::fs::remove_file(&path)
                         .map_err(|e| (1, format!("{}: cannot remove: {e}", path.display())))?;
-                } else if path.is_dir() && path.file_name().is_some_and(|n| n == "rules") {
-                    // rule_filter's per-rule results belong to the run being replaced.
+                } else if path.is_dir()
+                    && path
+                        .file_name()
+                        .is_some_and(|n| n == "rules" || n == "flies")
+                {
+                    // Per-rule and per-fly results belong to the run being replaced.
                     std::fs::remove_dir_all(&path)
                         .map_err(|e| (1, format!("{}: cannot remove: {e}", path.display())))?;
                 }
@@ -224,7 +228,10 @@ pub fn run_experiment(mut exp: Experiment, opts: &RunOptions) -> i32 {
         }
         Err(e) if e.interrupted => {
             meta["status"] = json!("interrupted");
-            let resumable = matches!(exp, Experiment::FitRate(_) | Experiment::RuleFilter(_));
+            let resumable = matches!(
+                exp,
+                Experiment::FitRate(_) | Experiment::RuleFilter(_) | Experiment::FitBehavior(_)
+            );
             eprintln!(
                 "synplast: interrupted; the run directory is valid: {}",
                 dir.display()
@@ -267,11 +274,14 @@ fn resume_dir(exp: &Experiment, opts: &RunOptions) -> Result<(PathBuf, Value), (
                 dir.display()
             ),
         ))?;
-    if !matches!(exp, Experiment::FitRate(_) | Experiment::RuleFilter(_)) {
+    if !matches!(
+        exp,
+        Experiment::FitRate(_) | Experiment::RuleFilter(_) | Experiment::FitBehavior(_)
+    ) {
         return Err((
             2,
             format!(
-                "{}: only fit_rate and rule_filter runs can be resumed; run this experiment again",
+                "{}: only fit_rate, fit_behavior and rule_filter runs can be resumed; run this experiment again",
                 dir.display()
             ),
         ));

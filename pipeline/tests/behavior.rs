@@ -144,6 +144,48 @@ fn flies_with_and_without_weight_terms() {
     assert!(out.join("flies_deviance.svg").exists());
     // Fly 1 has 286 presentations (its CSV's rows).
     assert_eq!(m["flies"][0]["presentations"], 286);
+
+    // Resuming: a fly whose record is on disk is read back, a missing one fitted again, and the
+    // result is the same bytes.
+    let copy = |to: &Path| {
+        std::fs::create_dir_all(to.join("flies")).unwrap();
+        for f in ["config.yaml", "meta.json"] {
+            std::fs::copy(out.join(f), to.join(f)).unwrap();
+        }
+        std::fs::copy(out.join("flies/fly-01.json"), to.join("flies/fly-01.json")).unwrap();
+        let meta = std::fs::read_to_string(to.join("meta.json"))
+            .unwrap()
+            .replace("\"ok\"", "\"interrupted\"");
+        std::fs::write(to.join("meta.json"), meta).unwrap();
+    };
+    let resume = |dir: &Path| {
+        let o = bin()
+            .args(["run", "--resume"])
+            .arg(dir)
+            .arg("--quiet")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    };
+    let r = d.join("resumed");
+    copy(&r);
+    resume(&r);
+    assert_eq!(
+        std::fs::read(out.join("metrics.json")).unwrap(),
+        std::fs::read(r.join("metrics.json")).unwrap()
+    );
+    let t = d.join("tampered");
+    copy(&t);
+    let p = t.join("flies/fly-01.json");
+    let mut rec: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    rec["presentations"] = serde_json::json!(999);
+    std::fs::write(&p, serde_json::to_vec(&rec).unwrap()).unwrap();
+    resume(&t);
+    assert_eq!(
+        metrics(&t)["flies"][0]["presentations"],
+        999,
+        "fly 1 was read back, not refitted"
+    );
     for f in m["flies"].as_array().unwrap() {
         let (a, b) = (
             f["percent_deviance_without"].as_f64().unwrap(),

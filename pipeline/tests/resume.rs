@@ -206,3 +206,93 @@ fn ctrl_c_leaves_an_interrupted_run_that_resumes() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read(out.join("metrics.json")).unwrap(), reference);
 }
+
+/// A simulated `fit_behavior` run killed mid-way resumes from `checkpoint-fit.json` to the same
+/// `metrics.json` bytes.
+#[test]
+fn killed_behavior_fit_resumes_to_the_same_bytes() {
+    let d = std::env::temp_dir().join(format!("synplast-resume-{}-beh", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    let cfg = d.join("beh.yaml");
+    std::fs::write(
+        &cfg,
+        "name: beh\nkind: fit_behavior\nseed: 4\ndata:\n  simulated:\n    teacher: {x*r: 1.0}\n    trajectories: 6\n    blocks: [{trials: 60, reward_probability: [0.3, 0.7]}]\nrule:\n  kind: taylor\nfit:\n  epochs: 400\n  lr: 0.01\n  l1: 0.01\nevaluation:\n  trajectories: 2\n",
+    )
+    .unwrap();
+    let full = d.join("full");
+    let o = bin()
+        .args([
+            "run",
+            cfg.to_str().unwrap(),
+            "--out",
+            full.to_str().unwrap(),
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        !full.join("checkpoint-fit.json").exists(),
+        "checkpoint removed at the end"
+    );
+    let reference = std::fs::read(full.join("metrics.json")).unwrap();
+    let out = d.join("killed");
+    let mut child = bin()
+        .args([
+            "run",
+            cfg.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let done = std::fs::read(out.join("checkpoint-fit.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v["epochs_done"].as_u64());
+        if done.is_some_and(|e| e >= 30) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no checkpoint appeared"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(!out.join("metrics.json").exists(), "killed before the end");
+    // A copy whose checkpoint is marked: resuming it must continue from the checkpoint (the
+    // mark shows up in loss.csv), not start again.
+    let marked = d.join("marked");
+    std::fs::create_dir_all(&marked).unwrap();
+    for f in ["config.yaml", "meta.json", "checkpoint-fit.json"] {
+        std::fs::copy(out.join(f), marked.join(f)).unwrap();
+    }
+    let mut ck: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(marked.join("checkpoint-fit.json")).unwrap())
+            .unwrap();
+    ck["loss_history"][0] = serde_json::json!(123.0);
+    std::fs::write(
+        marked.join("checkpoint-fit.json"),
+        serde_json::to_vec(&ck).unwrap(),
+    )
+    .unwrap();
+    let o = resume(&out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(reference, std::fs::read(out.join("metrics.json")).unwrap());
+    let o = resume(&marked);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let loss = std::fs::read_to_string(marked.join("loss.csv")).unwrap();
+    assert!(
+        loss.lines().nth(1).unwrap().ends_with(",123.0"),
+        "{}",
+        &loss[..200.min(loss.len())]
+    );
+}
