@@ -5,7 +5,8 @@ use std::io::Write;
 use std::path::Path;
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed to
-/// disk, then renamed over the target. A reader never sees a half-written file.
+/// disk, then renamed over the target. A reader never sees a half-written file, and a failed
+/// write (a full disk, say) leaves the earlier file as it was and no temporary file behind.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     let name = path
@@ -13,14 +14,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp"));
-    {
+    let written = (|| {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = fs::remove_file(&tmp);
-    })
+        f.sync_all()
+    })();
+    written
+        .and_then(|_| fs::rename(&tmp, path))
+        .inspect_err(|_| {
+            let _ = fs::remove_file(&tmp);
+        })
 }
 
 /// Encodes a C-ordered `f64` array as NumPy `.npy` (format 1.0, little-endian `<f8`).

@@ -486,3 +486,61 @@ fn a_step_into_blow_up_is_undone() {
     let theta: Vec<f64> = serde_json::from_value(m["theta"].clone()).unwrap();
     assert!(theta.iter().all(|t| t.is_finite()));
 }
+
+/// An unwritable run directory is a clear error naming the path (exit 1), as is a full disk:
+/// the latter on a 16 KiB tmpfs when this process may mount one (root on Linux), else skipped
+/// with a message.
+#[test]
+fn unwritable_directory_and_full_disk_are_clear_errors() {
+    let good = Path::new(env!("CARGO_MANIFEST_DIR")).join("../experiments/oja_recovery.yaml");
+    let d = tmp("unwritable");
+    let file = d.join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let o = run(&[
+        "run",
+        good.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        file.join("run").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("cannot create run directory") && text(&o).contains("a-file"),
+        "{}",
+        text(&o)
+    );
+
+    let mnt = d.join("tiny");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"])
+        .arg(&mnt)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !mounted {
+        eprintln!("full-disk check skipped: cannot mount a tmpfs here");
+        return;
+    }
+    let out = mnt.join("run");
+    let o = run(&[
+        "run",
+        good.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let listing: Vec<String> = std::fs::read_dir(&out)
+        .map(|r| {
+            r.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let _ = Command::new("umount").arg(&mnt).output();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("No space left on device"), "{}", text(&o));
+    assert!(
+        listing.iter().all(|n| !n.ends_with(".tmp")),
+        "temporary files left behind: {listing:?}"
+    );
+}
