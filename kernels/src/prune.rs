@@ -62,18 +62,20 @@ pub fn score<F: Float>(
     square("covariance", c, n)?;
     square("scores", out, n)?;
     check_len("diagonal scratch", diag, n)?;
+    if n == 0 {
+        return Ok(());
+    }
     for (j, d) in diag.iter_mut().enumerate() {
-        *d = c[j * n + j];
+        *d = c.get(j * n + j).copied().unwrap_or_else(F::zero);
     }
     let two = F::one() + F::one();
     let mut probe = F::zero();
-    for i in 0..n {
-        let cii = diag[i];
-        let (wr, cr, or) = (
-            &w[i * n..(i + 1) * n],
-            &c[i * n..(i + 1) * n],
-            &mut out[i * n..(i + 1) * n],
-        );
+    let rows = w
+        .chunks_exact(n)
+        .zip(c.chunks_exact(n))
+        .zip(out.chunks_exact_mut(n))
+        .zip(diag.iter());
+    for (i, (((wr, cr), or), &cii)) in rows.enumerate() {
         for (((o, &wij), &cij), &cjj) in or.iter_mut().zip(wr).zip(cr).zip(diag.iter()) {
             // Var(x_i - sign(w) x_j) = C_ii + C_jj - 2 sign(w) C_ij; w = 0 scores 0.
             let signed = if wij > F::zero() { cij } else { -cij };
@@ -81,7 +83,9 @@ pub fn score<F: Float>(
             *o = wij.abs() * v;
             probe = probe + finite_probe(*o);
         }
-        or[i] = F::zero();
+        if let Some(o) = or.get_mut(i) {
+            *o = F::zero();
+        }
     }
     finite_or(probe, "scores", 0)
 }
@@ -180,18 +184,17 @@ pub fn sample_directed<F: Float, R: RngCore>(
     square("probabilities", p, n)?;
     square("pruned", out, n)?;
     let mut kept = 0;
-    for i in 0..n {
-        for j in 0..n {
-            let k = i * n + j;
-            out[k] = if i == j {
-                w[k]
-            } else if w[k] != F::zero() && p[k] > F::zero() && uniform::<F, R>(rng) < p[k] {
-                kept += 1;
-                w[k] / p[k]
-            } else {
-                F::zero()
-            };
-        }
+    let z = F::zero();
+    for (k, ((o, &wk), &pk)) in out.iter_mut().zip(w).zip(p).enumerate() {
+        let (i, j) = (k / n, k % n);
+        *o = if i == j {
+            wk
+        } else if wk != z && pk > z && uniform::<F, R>(rng) < pk {
+            kept += 1;
+            wk / pk
+        } else {
+            z
+        };
     }
     Ok(kept)
 }
@@ -210,18 +213,29 @@ pub fn sample_symmetric<F: Float, R: RngCore>(
     square("probabilities", p, n)?;
     square("pruned", out, n)?;
     let mut kept = 0;
+    let z = F::zero();
     for i in 0..n {
-        out[i * n + i] = w[i * n + i];
+        let d = w.get(i * n + i).copied().unwrap_or(z);
+        if let Some(o) = out.get_mut(i * n + i) {
+            *o = d;
+        }
         for j in i + 1..n {
             let k = i * n + j;
-            let v = if w[k] != F::zero() && p[k] > F::zero() && uniform::<F, R>(rng) < p[k] {
+            let (wk, pk) = (
+                w.get(k).copied().unwrap_or(z),
+                p.get(k).copied().unwrap_or(z),
+            );
+            let v = if wk != z && pk > z && uniform::<F, R>(rng) < pk {
                 kept += 1;
-                w[k] / p[k]
+                wk / pk
             } else {
-                F::zero()
+                z
             };
-            out[k] = v;
-            out[j * n + i] = v;
+            for at in [k, j * n + i] {
+                if let Some(o) = out.get_mut(at) {
+                    *o = v;
+                }
+            }
         }
     }
     Ok(kept)
@@ -236,15 +250,22 @@ pub fn reset_diagonal<F: Float>(
 ) -> Result<(), KernelError> {
     square("original", original, n)?;
     square("pruned", pruned, n)?;
-    for i in 0..n {
-        let (mut before, mut after) = (F::zero(), F::zero());
-        for j in 0..n {
-            if j != i {
-                before = before + original[i * n + j].abs();
-                after = after + pruned[i * n + j].abs();
-            }
+    if n == 0 {
+        return Ok(());
+    }
+    let rows = original.chunks_exact(n).zip(pruned.chunks_exact_mut(n));
+    for (i, (orow, prow)) in rows.enumerate() {
+        let off = |r: &[F]| {
+            r.iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .fold(F::zero(), |a, (_, v)| a + v.abs())
+        };
+        let (before, after) = (off(orow), off(prow));
+        let d = orow.get(i).copied().unwrap_or_else(F::zero);
+        if let Some(x) = prow.get_mut(i) {
+            *x = d + before - after;
         }
-        pruned[i * n + i] = original[i * n + i] + before - after;
     }
     let probe = pruned.iter().fold(F::zero(), |a, v| a + finite_probe(*v));
     finite_or(probe, "pruned", 0)

@@ -142,8 +142,10 @@ pub fn coba_step<F: Float>(
         if *vi > p.v_th {
             *vi = p.v_reset;
             *ri = p.refractory_steps;
-            spikes[count] = first + i as u32;
-            count += 1;
+            if let Some(slot) = spikes.get_mut(count) {
+                *slot = first + i as u32;
+                count += 1;
+            }
         }
     }
     Ok(count)
@@ -162,16 +164,32 @@ pub fn deliver<F: Float>(
     let mut events = 0;
     for &s in spikes {
         let (a, b) = row(ptr, s, target.len())?;
-        for k in a..b {
-            let t = target[k] as usize;
-            let gt = g.get_mut(t).ok_or(KernelError::OutOfRange {
+        let (ts, ws) = synapses(target, w, a, b)?;
+        for (&t, &wk) in ts.iter().zip(ws) {
+            let gt = g.get_mut(t as usize).ok_or(KernelError::OutOfRange {
                 what: "synapse target",
             })?;
-            *gt = *gt + w[k];
+            *gt = *gt + wk;
         }
         events += b - a;
     }
     Ok(events)
+}
+
+/// Two parallel slices' entries `a..b` (no panic path: out of range is an error).
+#[inline]
+fn synapses<'a, T, W>(
+    target: &'a [T],
+    w: &'a [W],
+    a: usize,
+    b: usize,
+) -> Result<(&'a [T], &'a [W]), KernelError> {
+    match (target.get(a..b), w.get(a..b)) {
+        (Some(t), Some(w)) => Ok((t, w)),
+        _ => Err(KernelError::OutOfRange {
+            what: "synapse range",
+        }),
+    }
 }
 
 /// The synapse range `ptr[s]..ptr[s + 1]`, checked.
@@ -243,12 +261,21 @@ pub fn doublet_pre<F: Float>(
     check_len("weights", w, target.len())?;
     for &s in spikes {
         let (a, b) = row(ptr, s, target.len())?;
-        for k in a..b {
-            let t = target[k].wrapping_sub(target_offset) as usize;
-            let x = *x_post.get(t).ok_or(KernelError::OutOfRange {
-                what: "postsynaptic trace index",
-            })?;
-            w[k] = rule.on_pre(w[k], x);
+        let (ts, ws) = match (target.get(a..b), w.get_mut(a..b)) {
+            (Some(t), Some(w)) => (t, w),
+            _ => {
+                return Err(KernelError::OutOfRange {
+                    what: "synapse range",
+                })
+            }
+        };
+        for (&t, wk) in ts.iter().zip(ws.iter_mut()) {
+            let x = *x_post.get(t.wrapping_sub(target_offset) as usize).ok_or(
+                KernelError::OutOfRange {
+                    what: "postsynaptic trace index",
+                },
+            )?;
+            *wk = rule.on_pre(*wk, x);
         }
     }
     Ok(())
@@ -271,14 +298,12 @@ pub fn doublet_post<F: Float>(
     check_len("incoming presynaptic indices", in_pre, in_syn.len())?;
     for &s in spikes {
         let (a, b) = row(in_ptr, s.wrapping_sub(post_offset), in_syn.len())?;
-        for k in a..b {
-            let syn = in_syn[k] as usize;
-            let x = *x_pre
-                .get(in_pre[k] as usize)
-                .ok_or(KernelError::OutOfRange {
-                    what: "presynaptic trace index",
-                })?;
-            let wk = w.get_mut(syn).ok_or(KernelError::OutOfRange {
+        let (syns, pres) = synapses(in_syn, in_pre, a, b)?;
+        for (&syn, &pre) in syns.iter().zip(pres) {
+            let x = *x_pre.get(pre as usize).ok_or(KernelError::OutOfRange {
+                what: "presynaptic trace index",
+            })?;
+            let wk = w.get_mut(syn as usize).ok_or(KernelError::OutOfRange {
                 what: "incoming synapse index",
             })?;
             *wk = rule.on_post(*wk, x);
@@ -420,8 +445,10 @@ pub fn fsbi_step<F: Float>(
         if v[i] > p.v_th + theta[i] {
             v[i] = p.v_reset;
             theta[i] = p.theta_spike;
-            spikes[count] = first + i as u32;
-            count += 1;
+            if let Some(slot) = spikes.get_mut(count) {
+                *slot = first + i as u32;
+                count += 1;
+            }
         }
     }
     Ok(count)
@@ -501,28 +528,43 @@ impl<'a> SpikeRing<'a> {
     }
     /// Appends `spikes` to the slot of step `t` (an error if the slot would overflow).
     pub fn push(&mut self, t: usize, spikes: &[u32]) -> Result<(), KernelError> {
-        let s = t % self.counts.len();
-        let c = self.counts[s] as usize;
+        let full = KernelError::OutOfRange {
+            what: "spike ring capacity",
+        };
+        let s = t.checked_rem(self.counts.len()).ok_or(full)?;
+        let count = self.counts.get_mut(s).ok_or(full)?;
+        let c = *count as usize;
         if c + spikes.len() > self.capacity {
-            return Err(KernelError::OutOfRange {
-                what: "spike ring capacity",
-            });
+            return Err(full);
         }
         let base = s * self.capacity;
-        self.slots[base + c..base + c + spikes.len()].copy_from_slice(spikes);
-        self.counts[s] = (c + spikes.len()) as u32;
+        let dst = self
+            .slots
+            .get_mut(base + c..base + c + spikes.len())
+            .ok_or(full)?;
+        for (d, v) in dst.iter_mut().zip(spikes) {
+            *d = *v;
+        }
+        *count = (c + spikes.len()) as u32;
         Ok(())
     }
     /// The spikes due at step `t`.
     pub fn due(&self, t: usize) -> &[u32] {
-        let s = t % self.counts.len();
+        let Some(s) = t.checked_rem(self.counts.len()) else {
+            return &[];
+        };
         let base = s * self.capacity;
-        &self.slots[base..base + self.counts[s] as usize]
+        let n = self.counts.get(s).copied().unwrap_or(0) as usize;
+        self.slots.get(base..base + n).unwrap_or(&[])
     }
     /// Empties the slot of step `t` (after delivering it).
     pub fn clear(&mut self, t: usize) {
-        let s = t % self.counts.len();
-        self.counts[s] = 0;
+        if let Some(c) = t
+            .checked_rem(self.counts.len())
+            .and_then(|s| self.counts.get_mut(s))
+        {
+            *c = 0;
+        }
     }
 }
 

@@ -217,12 +217,13 @@ pub unsafe extern "C" fn synplast_coba_step(
         let ei_ptr = or_bad!(view(net.ei_ptr, ne + 1));
         let ia_ptr = or_bad!(view(net.ia_ptr, ni + 1));
         let ee_in_ptr = or_bad!(view(net.ee_in_ptr, ne + 1));
+        let last = |p: &[u32]| p.last().map(|v| *v as usize);
         let (see, sei, sia) = (
-            ee_ptr[ne] as usize,
-            ei_ptr[ne] as usize,
-            ia_ptr[ni] as usize,
+            or_bad!(last(ee_ptr)),
+            or_bad!(last(ei_ptr)),
+            or_bad!(last(ia_ptr)),
         );
-        if ee_in_ptr[ne] as usize != see {
+        if last(ee_in_ptr) != Some(see) {
             return SYNPLAST_ESHAPE;
         }
         step_inner(
@@ -283,13 +284,13 @@ fn step_inner(
 ) -> Result<usize, KernelError> {
     let neuron = CobaNeuron::<f32>::benchmark();
     let count = coba_step(&neuron, v, ge, gi, refractory, 0, spikes)?;
-    let spikes = &spikes[..count];
+    let spikes = spikes.get(..count).unwrap_or(&[]);
     let split = spikes.partition_point(|&s| s < net.n_exc);
-    let (exc, inh) = spikes.split_at(split);
+    let (exc, inh) = spikes.split_at_checked(split).unwrap_or((spikes, &[]));
     deliver(ee_ptr, ee_target, ee_w, exc, ge)?;
     deliver(ei_ptr, ei_target, ei_w, exc, ge)?;
     for &s in inh {
-        deliver(ia_ptr, ia_target, ia_w, &[s - net.n_exc], gi)?;
+        deliver(ia_ptr, ia_target, ia_w, &[s.wrapping_sub(net.n_exc)], gi)?;
     }
     let p = net.stdp;
     let rule = DoubletRule {
