@@ -70,12 +70,12 @@ pub fn score<F: Float>(
     }
     let two = F::one() + F::one();
     let mut probe = F::zero();
-    let rows = w
-        .chunks_exact(n)
-        .zip(c.chunks_exact(n))
-        .zip(out.chunks_exact_mut(n))
-        .zip(diag.iter());
-    for (i, (((wr, cr), or), &cii)) in rows.enumerate() {
+    for (i, &cii) in diag.iter().enumerate() {
+        let r = i * n..i * n + n;
+        let (Some(wr), Some(cr), Some(or)) = (w.get(r.clone()), c.get(r.clone()), out.get_mut(r))
+        else {
+            break;
+        };
         for (((o, &wij), &cij), &cjj) in or.iter_mut().zip(wr).zip(cr).zip(diag.iter()) {
             // Var(x_i - sign(w) x_j) = C_ii + C_jj - 2 sign(w) C_ij; w = 0 scores 0.
             let signed = if wij > F::zero() { cij } else { -cij };
@@ -253,8 +253,11 @@ pub fn reset_diagonal<F: Float>(
     if n == 0 {
         return Ok(());
     }
-    let rows = original.chunks_exact(n).zip(pruned.chunks_exact_mut(n));
-    for (i, (orow, prow)) in rows.enumerate() {
+    for i in 0..n {
+        let r = i * n..i * n + n;
+        let (Some(orow), Some(prow)) = (original.get(r.clone()), pruned.get_mut(r)) else {
+            break;
+        };
         let off = |r: &[F]| {
             r.iter()
                 .enumerate()

@@ -33,7 +33,9 @@ pub fn rate_forward<F: Float>(w: &[F], x: &[F], y: &mut [F]) -> Result<(), Kerne
         return Ok(());
     }
     let mut check = F::zero();
-    for (yi, row) in y.iter_mut().zip(w.chunks_exact(n_in)) {
+    for (i, yi) in y.iter_mut().enumerate() {
+        // Rows by checked range (no panic path; the length was checked above).
+        let row = w.get(i * n_in..i * n_in + n_in).unwrap_or(&[]);
         let mut u = F::zero();
         for (wij, xj) in row.iter().zip(x.iter()) {
             u = u + *wij * *xj;
@@ -59,7 +61,10 @@ pub fn plasticity_update<F: Float, R: PlasticityRule<F>>(
     }
     // `v - v` is 0 for finite v and NaN otherwise: one branch-free check for the whole matrix.
     let mut check = F::zero();
-    for (row, &yi) in w.chunks_exact_mut(n_in).zip(y.iter()) {
+    for (i, &yi) in y.iter().enumerate() {
+        let Some(row) = w.get_mut(i * n_in..i * n_in + n_in) else {
+            break;
+        };
         rule.update_row(eta, yi, x, row);
         for wij in row.iter() {
             check = check + finite_probe(*wij);

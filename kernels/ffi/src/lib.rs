@@ -13,10 +13,11 @@
 //!
 //! Unsafe code is confined to turning C pointers into slices after null and size checks; each
 //! block says why it is sound. On bare-metal targets (`target_os = "none"`, e.g.
-//! `thumbv7em-none-eabihf`) the crate is `no_std` and provides a panic handler that halts (a
-//! panic would be a bug: the kernels return errors instead); on a hosted target the static
-//! library carries Rust's std (link with `-lpthread -ldl -lm`), which the functions never use
-//! to allocate.
+//! `thumbv7em-none-eabihf`) the crate is `no_std` and provides a panic handler that halts; CI
+//! checks that the release build for that target has no allocator symbol and that no object of
+//! this crate or of the kernels references a core panic entry point, so the handler is
+//! unreachable from these functions. On a hosted target the static library carries Rust's std
+//! (link with `-lpthread -ldl -lm`), which the functions never use to allocate.
 #![cfg_attr(target_os = "none", no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -123,7 +124,9 @@ pub unsafe extern "C" fn synplast_rate_step_f32(
         )
     };
     let mut t = [0.0f32; 27];
-    t.copy_from_slice(theta);
+    for (d, v) in t.iter_mut().zip(theta) {
+        *d = *v;
+    }
     let rule = TaylorRule::new(t);
     status(rate_step(&rule, eta, w, x, y))
 }
@@ -362,7 +365,9 @@ impl rand_core::RngCore for SplitMix<'_> {
     fn fill_bytes(&mut self, dst: &mut [u8]) {
         for chunk in dst.chunks_mut(8) {
             let v = self.next_u64().to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
+            for (d, b) in chunk.iter_mut().zip(v) {
+                *d = b;
+            }
         }
     }
 }
