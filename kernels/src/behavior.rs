@@ -295,21 +295,14 @@ pub fn session_gradient_adjoint<F: Float, R: RewardRule<F>>(
     let (traj, rest) = scratch.split_at_mut(t_len * syn);
     // `wl` holds the running weights in the forward pass, then the adjoint `lambda`.
     let (wl, h) = rest.split_at_mut(syn);
-    let w_cur = &mut *wl;
-    w_cur.copy_from_slice(w0);
-    let mut total = F::zero();
-    for t in 0..t_len {
-        traj[t * syn..(t + 1) * syn].copy_from_slice(w_cur);
-        let x = &s.x[t * n_in..(t + 1) * n_in];
-        hidden_unchecked(w_cur, x, h);
-        total = total + choice_nll(accept_logit(net.readout, h), s.accept[t]);
-        if s.accept[t] {
-            apply_rule(rule, net, w_cur, x, h, s.r[t]).map_err(|_| KernelError::NonFinite {
-                what: "weights",
-                step: t,
-            })?;
-        }
-    }
+    // Forward: the plain session, recording the weights before every presentation.
+    wl.copy_from_slice(w0);
+    let trace = Trace {
+        hidden: None,
+        weights: Some(&mut *traj),
+        p_accept: None,
+    };
+    let loss = session_loss(rule, net, wl, s, h, trace)?;
     let inv_t = F::one() / F::from(t_len.max(1)).unwrap_or_else(F::one);
     // Backward.
     grad.iter_mut().for_each(|g| *g = F::zero());
@@ -351,7 +344,7 @@ pub fn session_gradient_adjoint<F: Float, R: RewardRule<F>>(
     }
     let probe = grad.iter().fold(F::zero(), |acc, g| acc + finite_probe(*g));
     finite_or(probe, "gradient", 0)?;
-    Ok(total * inv_t)
+    Ok(loss)
 }
 
 /// Mean choice cross-entropy and its gradient by forward sensitivities (equations in the module
