@@ -19,7 +19,7 @@ use crate::config::{
 };
 use crate::fit_rate::{spectrum_report, Identifiability, RunError};
 use crate::io::{csv_bytes, npy_bytes};
-use crate::metrics::R2;
+use crate::metrics::{json_number, mean, median, R2};
 use crate::parallel;
 use crate::progress::Progress;
 use crate::rng::Rng;
@@ -809,15 +809,21 @@ pub fn score_session(
     let net = network(cfg);
     let t = d.len();
     let s = d.session();
-    let replay = |r: &dyn RewardRuleDyn| -> Result<(f64, Vec<f64>, Vec<f64>), KernelError> {
+    let replay = |r: &FitRule| -> Result<(f64, Vec<f64>, Vec<f64>), KernelError> {
         let mut hs = vec![0.0; t * n_h];
         let mut ws = vec![0.0; t * n_h * N_IN];
         let mut h = vec![0.0; n_h];
         let mut w = d.w0.clone();
-        let l = r.loss(&net, &mut w, &s, &mut h, &mut hs, &mut ws)?;
+        let tr = Trace {
+            hidden: Some(&mut hs),
+            weights: Some(&mut ws),
+            p_accept: None,
+        };
+        let l = session_loss(r, &net, &mut w, &s, &mut h, tr)?;
         Ok((l, hs, ws))
     };
-    let (lt, ht, wt) = replay(teacher).map_err(|e| kernel_err("teacher replay", e))?;
+    let (lt, ht, wt) =
+        replay(&FitRule::Taylor(*teacher)).map_err(|e| kernel_err("teacher replay", e))?;
     let ln = session_nll(&null_rule(), cfg, d).map_err(|e| kernel_err("null model", e))?;
     let (lm, hm, wm) = match replay(fitted) {
         Ok(v) => v,
@@ -845,38 +851,6 @@ pub fn score_session(
         percent_deviance: percent_deviance(lm, ln),
         teacher_percent_deviance: percent_deviance(lt, ln),
     })
-}
-
-/// Object-safe session replay with a trace (for scoring teacher and student alike).
-trait RewardRuleDyn {
-    fn loss(
-        &self,
-        net: &BehaviorNet<f64>,
-        w: &mut [f64],
-        s: &Session<'_, f64>,
-        h: &mut [f64],
-        hs: &mut [f64],
-        ws: &mut [f64],
-    ) -> Result<f64, KernelError>;
-}
-
-impl<R: RewardRule<f64>> RewardRuleDyn for R {
-    fn loss(
-        &self,
-        net: &BehaviorNet<f64>,
-        w: &mut [f64],
-        s: &Session<'_, f64>,
-        h: &mut [f64],
-        hs: &mut [f64],
-        ws: &mut [f64],
-    ) -> Result<f64, KernelError> {
-        let tr = Trace {
-            hidden: Some(hs),
-            weights: Some(ws),
-            p_accept: None,
-        };
-        session_loss(self, net, w, s, h, tr)
-    }
 }
 
 /// The Fisher (Gauss-Newton) matrix of the choice log-likelihood over `sessions` at a Taylor
@@ -919,24 +893,6 @@ pub fn identifiability(
     ))
 }
 
-fn median(v: &[f64]) -> f64 {
-    let mut s: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
-    if s.is_empty() {
-        return f64::NAN;
-    }
-    s.sort_by(f64::total_cmp);
-    let m = s.len() / 2;
-    if s.len() % 2 == 1 {
-        s[m]
-    } else {
-        0.5 * (s[m - 1] + s[m])
-    }
-}
-
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len().max(1) as f64
-}
-
 /// Exact two-sided sign test: the probability, under a fair coin, of a split of `n` as or more
 /// extreme than `k` successes.
 pub fn sign_test_p(k: usize, n: usize) -> f64 {
@@ -951,14 +907,6 @@ pub fn sign_test_p(k: usize, n: usize) -> f64 {
         .map(|j| (ln_choose(n, j) - n as f64 * std::f64::consts::LN_2).exp())
         .sum();
     (2.0 * tail).min(1.0)
-}
-
-fn finite_or_null(v: f64) -> Value {
-    if v.is_finite() {
-        json!(v)
-    } else {
-        Value::Null
-    }
 }
 
 /// Runs a `fit_behavior` experiment into `dir`; returns the summary printed at the end.
@@ -1003,21 +951,13 @@ fn history_artifacts(dir: &Path, fit: &BehaviorFit, labels: &[String]) -> Result
         "loss.csv",
         &csv_bytes(&["epoch", "train_choice_nll"], &loss_rows),
     )?;
-    let s = crate::plot::Series {
-        name: "train loss".into(),
-        points: loss_rows.iter().map(|r| (r[0], r[1])).collect(),
-        color: "#1f77b4".into(),
-        width: 2.0,
-    };
     put(
         dir,
         "loss.svg",
-        crate::plot::line_chart(
+        crate::run::loss_svg(
             "Training loss (choice cross-entropy)",
+            &loss_rows,
             "Adam epoch",
-            "loss (log10)",
-            &[s],
-            true,
         )
         .as_bytes(),
     )
@@ -1109,18 +1049,18 @@ fn run_simulated(
         "seed": seed,
         "config_hash": exp.hash(),
         "rule": match cfg.rule.kind { BehaviorRuleKind::Taylor => "taylor", BehaviorRuleKind::Mlp => "mlp" },
-        "r2_weights": finite_or_null(median(&rw)),
-        "r2_activity": finite_or_null(median(&ra)),
-        "percent_deviance": finite_or_null(median(&pd)),
-        "teacher_percent_deviance": finite_or_null(median(&pt)),
+        "r2_weights": json_number(median(&rw)),
+        "r2_activity": json_number(median(&ra)),
+        "percent_deviance": json_number(median(&pd)),
+        "teacher_percent_deviance": json_number(median(&pt)),
         "mean_over_sessions": {
-            "r2_weights": finite_or_null(mean(&rw)),
-            "r2_activity": finite_or_null(mean(&ra)),
-            "percent_deviance": finite_or_null(mean(&pd)),
+            "r2_weights": json_number(mean(&rw)),
+            "r2_activity": json_number(mean(&ra)),
+            "percent_deviance": json_number(mean(&pd)),
         },
         "evaluation_sessions": n_eval,
         "train_presentations": train.iter().map(|d| d.len()).sum::<usize>(),
-        "final_train_loss": fit.loss_history.last().copied().map(finite_or_null),
+        "final_train_loss": fit.loss_history.last().copied().map(json_number),
         "skipped_steps": fit.skipped_steps,
         "reverted_epochs": fit.reverted_epochs,
         "params": params,
@@ -1286,7 +1226,7 @@ fn run_flies(
         let mut obj = json!({
             "fly": r.id,
             "presentations": r.presentations,
-            "percent_deviance_without": finite_or_null(pd_without),
+            "percent_deviance_without": json_number(pd_without),
             "theta_without": r.without,
         });
         if let Some((p, nll)) = &r.with {
@@ -1302,8 +1242,8 @@ fn run_flies(
                 negative += 1;
             }
             row.extend([pd_with, pd_with - pd_without, coef]);
-            obj["percent_deviance_with"] = finite_or_null(pd_with);
-            obj["weight_coefficient"] = finite_or_null(coef);
+            obj["percent_deviance_with"] = json_number(pd_with);
+            obj["weight_coefficient"] = json_number(coef);
             obj["theta_with"] = json!(p);
             theta_with.extend(p);
             bars.push((format!("{}", r.id), vec![(pd_with, pd_without)]));
@@ -1326,7 +1266,7 @@ fn run_flies(
         "terms": labels,
         "trainable_without": (0..REWARD_TERMS).filter(|&k| base[k]).map(reward_term_label).collect::<Vec<_>>(),
         "flies": fly_json,
-        "percent_deviance": finite_or_null(median(&rows.iter().map(|r| r[2]).collect::<Vec<_>>())),
+        "percent_deviance": json_number(median(&rows.iter().map(|r| r[2]).collect::<Vec<_>>())),
     });
     let mut summary = format!(
         "{}: {n} flies, median held-in percent deviance {:.2} with terms {}",
@@ -1354,9 +1294,9 @@ fn run_flies(
             "worse_with_weight_terms": worse,
             "sign_test_p_two_sided": p,
             "negative_weight_coefficient": negative,
-            "median_percent_deviance_without": finite_or_null(median(&rows.iter().map(|r| r[2]).collect::<Vec<_>>())),
-            "median_percent_deviance_with": finite_or_null(median(&pd_with)),
-            "median_weight_coefficient": finite_or_null(median(&rows.iter().map(|r| r[5]).collect::<Vec<_>>())),
+            "median_percent_deviance_without": json_number(median(&rows.iter().map(|r| r[2]).collect::<Vec<_>>())),
+            "median_percent_deviance_with": json_number(median(&pd_with)),
+            "median_weight_coefficient": json_number(median(&rows.iter().map(|r| r[5]).collect::<Vec<_>>())),
         });
         summary.push_str(&format!(
             "\nwith the weight terms: {improved} of {n} flies improve held-in deviance ({worse} worse; two-sided sign test p = {p:.4}); the {term} coefficient is negative for {negative} of {n} (median {:.4}); median percent deviance {:.2} with vs {:.2} without",

@@ -20,6 +20,7 @@
 //! end of the window).
 
 use crate::config::{Constraints, FsbiConfig};
+use crate::metrics::{isi_cvs, mean};
 use crate::rng::Rng;
 use crate::spiking::Csr;
 use serde::Serialize;
@@ -463,14 +464,6 @@ pub struct Plausibility {
     pub plausible: bool,
 }
 
-fn mean(v: &[f64]) -> f64 {
-    if v.is_empty() {
-        f64::NAN
-    } else {
-        v.iter().sum::<f64>() / v.len() as f64
-    }
-}
-
 fn var_over_mean(c: &[f64]) -> Option<f64> {
     let m = mean(c);
     (m > 0.0).then(|| c.iter().map(|x| (x - m).powi(2)).sum::<f64>() / c.len() as f64 / m)
@@ -493,18 +486,7 @@ pub fn plausibility(
         let n = r.len().max(1) as f64;
         times[r].iter().map(|t| t.len()).sum::<usize>() as f64 / n / secs.max(1e-12)
     };
-    let cv = |r: std::ops::Range<usize>| {
-        let v: Vec<f64> = times[r]
-            .iter()
-            .filter(|t| t.len() >= 3)
-            .map(|t| {
-                let isi: Vec<f64> = t.windows(2).map(|w| (w[1] - w[0]) as f64).collect();
-                let m = mean(&isi);
-                (isi.iter().map(|x| (x - m).powi(2)).sum::<f64>() / isi.len() as f64).sqrt() / m
-            })
-            .collect();
-        mean(&v)
-    };
+    let cv = |r: std::ops::Range<usize>| mean(&isi_cvs(&times[r]));
     let counts = |bin: usize| -> Vec<Vec<f64>> {
         let nb = (window_steps / bin).max(1);
         times[..ne]

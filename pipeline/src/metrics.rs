@@ -56,6 +56,54 @@ impl R2 {
     }
 }
 
+/// The arithmetic mean; NaN for an empty slice.
+pub fn mean(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+}
+
+/// The median of the values that are not NaN (the mean of the middle two for an even count);
+/// NaN when there are none.
+pub fn median(v: &[f64]) -> f64 {
+    let mut s: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
+    if s.is_empty() {
+        return f64::NAN;
+    }
+    s.sort_by(f64::total_cmp);
+    let m = s.len() / 2;
+    if s.len() % 2 == 1 {
+        s[m]
+    } else {
+        0.5 * (s[m - 1] + s[m])
+    }
+}
+
+/// A number for `metrics.json`: `null` when it is NaN or infinite (JSON has no such numbers).
+pub fn json_number(v: f64) -> serde_json::Value {
+    if v.is_finite() {
+        serde_json::json!(v)
+    } else {
+        serde_json::Value::Null
+    }
+}
+
+/// The coefficient of variation of the inter-spike intervals of every spike train with at
+/// least 3 spikes (spike times in steps), in train order.
+pub fn isi_cvs(times: &[Vec<u32>]) -> Vec<f64> {
+    times
+        .iter()
+        .filter(|t| t.len() >= 3)
+        .map(|t| {
+            let isi: Vec<f64> = t.windows(2).map(|w| (w[1] - w[0]) as f64).collect();
+            let m = mean(&isi);
+            (isi.iter().map(|x| (x - m).powi(2)).sum::<f64>() / isi.len() as f64).sqrt() / m
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +119,19 @@ mod tests {
         // column 0: mean 7/3, ss_tot = 14/3, ss_res = 1.25; column 1 constant and exact.
         let expect = ((1.0 - 1.25 / (14.0 / 3.0)) + 1.0) / 2.0;
         assert!((r.score() - expect).abs() < 1e-14);
+    }
+
+    #[test]
+    fn summary_helpers() {
+        assert_eq!(median(&[3.0, f64::NAN, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(&[f64::NAN]).is_nan() && mean(&[]).is_nan());
+        assert_eq!(mean(&[1.0, 2.0]), 1.5);
+        assert_eq!(json_number(f64::INFINITY), serde_json::Value::Null);
+        assert_eq!(json_number(0.5), serde_json::json!(0.5));
+        // Intervals 2, 4: mean 3, sd 1. A train with 2 spikes is skipped.
+        let cvs = isi_cvs(&[vec![0, 2, 6], vec![1, 5]]);
+        assert_eq!(cvs.len(), 1);
+        assert!((cvs[0] - 1.0 / 3.0).abs() < 1e-15);
     }
 }

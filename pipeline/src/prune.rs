@@ -12,6 +12,7 @@
 use crate::config::{CovarianceMethod, PruneConfig, PruneMode};
 use crate::fit_rate::RunError;
 use crate::io::{csv_bytes, npy_bytes, parse_csv_matrix, parse_npy_matrix, Matrix};
+use crate::metrics::{json_number, median};
 use crate::plot::{line_chart, Series};
 use crate::progress::Progress;
 use crate::rng::Rng;
@@ -321,18 +322,6 @@ pub struct RuleResult {
     pub response_rel_err: f64,
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    if v.is_empty() {
-        f64::NAN
-    } else if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        0.5 * (v[m - 1] + v[m])
-    }
-}
-
 /// Candidate synapses: the upper triangle in symmetric mode (one per pair), every off-diagonal
 /// entry in directed mode; those with a non-zero weight.
 fn candidates(a: &[f64], n: usize, mode: PruneMode) -> Vec<usize> {
@@ -421,14 +410,14 @@ fn apply_rule(
     .map_err(kerr)?;
     reset_diagonal(r.a, &mut out, n).map_err(kerr)?;
     let eig = eigenvalues(&out, n, r.mode == PruneMode::Symmetric);
-    let mut errs: Vec<f64> = r
+    let errs: Vec<f64> = r
         .eig
         .iter()
         .zip(&eig)
         .map(|(o, q)| ((q.0 - o.0).hypot(q.1 - o.1)) / o.0.hypot(o.1).max(1e-300))
         .collect();
     let max = errs.iter().fold(0.0f64, |m, v| m.max(*v));
-    let med = median(&mut errs);
+    let med = median(&errs);
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for v in &r.vectors {
         let ratio = quad(&out, n, v) / quad(r.a, n, v);
@@ -461,24 +450,16 @@ fn apply_rule(
     })
 }
 
-fn num(v: f64) -> Value {
-    if v.is_finite() {
-        json!(v)
-    } else {
-        Value::Null
-    }
-}
-
 fn rule_json(r: &RuleResult) -> Value {
     json!({
-        "rho": num(r.rho),
-        "expected_fraction": num(r.expected_fraction),
-        "fraction_kept": num(r.fraction_kept),
-        "eig_rel_err_max": num(r.eig_rel_err_max),
-        "eig_rel_err_median": num(r.eig_rel_err_median),
-        "quad_ratio_min": num(r.quad_ratio.0),
-        "quad_ratio_max": num(r.quad_ratio.1),
-        "response_rel_err": num(r.response_rel_err),
+        "rho": json_number(r.rho),
+        "expected_fraction": json_number(r.expected_fraction),
+        "fraction_kept": json_number(r.fraction_kept),
+        "eig_rel_err_max": json_number(r.eig_rel_err_max),
+        "eig_rel_err_median": json_number(r.eig_rel_err_median),
+        "quad_ratio_min": json_number(r.quad_ratio.0),
+        "quad_ratio_max": json_number(r.quad_ratio.1),
+        "response_rel_err": json_number(r.response_rel_err),
     })
 }
 
@@ -685,10 +666,10 @@ pub fn run(
         "synapses": cand.len(),
         "mode": if symmetric { "symmetric" } else { "directed" },
         "sigma": sigma,
-        "target_expected_synapses": num(target),
-        "covariance_rel_err_online": cov_err.map(num).unwrap_or(Value::Null),
-        "noise_max_err_over_weight": num(noise_max / results[1].eig_rel_err_max),
-        "noise_max_err_over_uniform": num(noise_max / results[2].eig_rel_err_max),
+        "target_expected_synapses": json_number(target),
+        "covariance_rel_err_online": cov_err.map(json_number).unwrap_or(Value::Null),
+        "noise_max_err_over_weight": json_number(noise_max / results[1].eig_rel_err_max),
+        "noise_max_err_over_uniform": json_number(noise_max / results[2].eig_rel_err_max),
     });
     if let Some(eps) = cfg.prune.eps {
         metrics["eps"] = json!(eps.0);

@@ -143,16 +143,13 @@ pub fn run(
             header.push(format!("{t}_{p}"));
         }
     }
-    let metric_keys = [
-        "rate_exc",
-        "rate_inh",
-        "cv_isi",
-        "fano_spatial",
-        "fano_temporal",
-        "autocov",
-        "saturation",
-        "creep",
-    ];
+    // Every constrained metric is a number in the record, named as its constraint (the last
+    // constraint, mean_weights_bounded, is a verdict over the four mean weights).
+    let metric_keys: Vec<&str> = CONSTRAINTS
+        .iter()
+        .copied()
+        .filter(|c| *c != "mean_weights_bounded")
+        .collect();
     header.extend(metric_keys.iter().map(|s| s.to_string()));
     header.push("aborted".into());
     header.push("accepted".into());

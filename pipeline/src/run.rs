@@ -398,7 +398,16 @@ fn run_fit_rate(
         "loss.csv",
         &csv_bytes(&["epoch", "train_loss"], &loss_rows),
     )?;
-    put(dir, "loss.svg", loss_svg(&loss_rows, x_label).as_bytes())?;
+    put(
+        dir,
+        "loss.svg",
+        loss_svg(
+            "Training loss (MSE on observed activity)",
+            &loss_rows,
+            x_label,
+        )
+        .as_bytes(),
+    )?;
     let labels: Vec<String> = TERM_LABELS.iter().map(|s| s.to_string()).collect();
     let history: Vec<Vec<f64>> = main.fit.theta_history.iter().map(|t| t.to_vec()).collect();
     let highlight: Vec<(usize, Option<f64>)> = (0..TAYLOR_TERMS)
@@ -620,20 +629,15 @@ fn run_cells(
     })
 }
 
-fn loss_svg(rows: &[Vec<f64>], x_label: &str) -> String {
+/// The training-loss curve (log scale) of `(x, loss)` rows.
+pub(crate) fn loss_svg(title: &str, rows: &[Vec<f64>], x_label: &str) -> String {
     let s = Series {
         name: "train loss".into(),
         points: rows.iter().map(|r| (r[0], r[1])).collect(),
         color: "#1f77b4".into(),
         width: 2.0,
     };
-    line_chart(
-        "Training loss (MSE on observed activity)",
-        x_label,
-        "loss (log10)",
-        &[s],
-        true,
-    )
+    line_chart(title, x_label, "loss (log10)", &[s], true)
 }
 
 /// Coefficients over the fit: `highlight` terms drawn thick in colour (with a thin line at

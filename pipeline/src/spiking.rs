@@ -243,17 +243,9 @@ impl CobaNetwork {
     }
 }
 
+/// Mean CV of inter-spike intervals over trains with at least 3 spikes (0 when there are none).
 fn cv_isi(times: &[Vec<u32>]) -> f64 {
-    let cvs: Vec<f64> = times
-        .iter()
-        .filter(|t| t.len() >= 3)
-        .map(|t| {
-            let isi: Vec<f64> = t.windows(2).map(|w| (w[1] - w[0]) as f64).collect();
-            let m = isi.iter().sum::<f64>() / isi.len() as f64;
-            let v = isi.iter().map(|x| (x - m).powi(2)).sum::<f64>() / isi.len() as f64;
-            v.sqrt() / m
-        })
-        .collect();
+    let cvs = crate::metrics::isi_cvs(times);
     cvs.iter().sum::<f64>() / cvs.len().max(1) as f64
 }
 
