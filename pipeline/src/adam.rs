@@ -48,6 +48,13 @@ impl Adam {
         }
     }
 
+    /// Forgets the moments and the step count (a restart), keeping the rate and the penalty.
+    pub fn reset(&mut self) {
+        self.m.iter_mut().for_each(|m| *m = 0.0);
+        self.v.iter_mut().for_each(|v| *v = 0.0);
+        self.t = 0;
+    }
+
     /// One update of the parameters whose `mask` entry is true.
     pub fn step(&mut self, params: &mut [f64], grad: &[f64], mask: &[bool]) {
         self.t = self.t.saturating_add(1);
@@ -79,6 +86,19 @@ mod tests {
         assert!((p[0] - 0.9).abs() < 1e-6);
         assert!((p[1] - 1.1).abs() < 1e-6);
         assert_eq!(p[2], 1.0);
+    }
+
+    #[test]
+    fn reset_makes_the_next_step_a_first_step() {
+        let mut a = Adam::new(1, 0.1, 0.0);
+        let mut p = [0.0];
+        for _ in 0..5 {
+            a.step(&mut p, &[1.0], &[true]);
+        }
+        a.reset();
+        let before = p[0];
+        a.step(&mut p, &[-3.0], &[true]);
+        assert!((p[0] - before - 0.1).abs() < 1e-6, "{} {}", before, p[0]);
     }
 
     #[test]

@@ -395,6 +395,14 @@ pub struct MetaOptimizerConfig {
     /// Update of method `gradient`: Adam (default) or heavy-ball momentum 0.9.
     #[serde(default)]
     pub step: Option<GradientStep>,
+    /// Sequential thresholding for method `gradient` (with `threshold_every`): every
+    /// `threshold_every` iterations, coefficients smaller than this in magnitude are set to
+    /// zero and the optimiser's moments restart; every coefficient stays trainable.
+    #[serde(default)]
+    pub threshold: Option<Positive>,
+    /// Iterations between two thresholdings (with `threshold`).
+    #[serde(default)]
+    pub threshold_every: Option<Count>,
 }
 
 /// The update rule of the `gradient` method.
@@ -1932,6 +1940,14 @@ fn validate_meta(c: &MetaFunctionConfig) -> Result<(), (String, String)> {
             if o.step.is_some() {
                 return bad("optimizer.step", "step is for method: gradient");
             }
+            if o.threshold.is_some() || o.threshold_every.is_some() {
+                let f = if o.threshold.is_some() {
+                    "optimizer.threshold"
+                } else {
+                    "optimizer.threshold_every"
+                };
+                return bad(f, "sequential thresholding is for method: gradient");
+            }
             if o.population.is_some_and(|p| p.0 < 2 || p.0 > 10_000) {
                 return bad("optimizer.population", "must be 2 to 10000");
             }
@@ -1944,6 +1960,28 @@ fn validate_meta(c: &MetaFunctionConfig) -> Result<(), (String, String)> {
                     "optimizer.sigma0"
                 };
                 return bad(f, "population and sigma0 are for method: cmaes");
+            }
+            match (o.threshold, o.threshold_every) {
+                (Some(_), None) => {
+                    return bad(
+                        "optimizer.threshold",
+                        "needs optimizer.threshold_every (iterations between thresholdings)",
+                    )
+                }
+                (None, Some(_)) => return bad(
+                    "optimizer.threshold_every",
+                    "needs optimizer.threshold (the magnitude below which coefficients are zeroed)",
+                ),
+                (Some(_), Some(n)) if n.0 >= o.iterations.0 => {
+                    return bad(
+                        "optimizer.threshold_every",
+                        format!(
+                            "must be below optimizer.iterations ({}), or no thresholding happens",
+                            o.iterations.0
+                        ),
+                    )
+                }
+                _ => {}
             }
         }
     }

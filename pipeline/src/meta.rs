@@ -13,7 +13,9 @@
 //! Outer loop: CMA-ES on the objective, or Adam on its exact gradient, carried through every
 //! epoch of every data set by forward sensitivities. A gradient step that makes more data sets
 //! blow up is undone and the learning rate halved (a blown-up data set's score is flat, so the
-//! gradient could not lead back). Candidates (CMA-ES) or data sets
+//! gradient could not lead back). Optionally, sequential thresholding ([`sparsify`]): every
+//! `threshold_every` iterations the coefficients below `threshold` in magnitude are set to zero
+//! and the optimiser's moments restart. Candidates (CMA-ES) or data sets
 //! (gradient) are evaluated in parallel; results do not depend on the number of threads.
 //!
 //! Random streams (substreams of the seed): 0 training data sets, 1 initial theta, 2 CMA-ES
@@ -369,6 +371,8 @@ pub struct MetaHistory {
     pub task_loss: Vec<f64>,
     /// Inner simulations (one per data set run, with or without sensitivities) so far.
     pub simulations: Vec<u64>,
+    /// Sequential thresholdings: the iteration and the coefficients it set to zero.
+    pub thresholdings: Vec<(usize, Vec<usize>)>,
 }
 
 impl MetaHistory {
@@ -437,6 +441,14 @@ impl Step {
         }
     }
 
+    /// Forgets the moments (Adam) or the velocity (momentum), keeping the current rate.
+    fn restart(&mut self) {
+        match self {
+            Step::Adam(a) => a.reset(),
+            Step::Momentum { velocity, .. } => velocity.iter_mut().for_each(|v| *v = 0.0),
+        }
+    }
+
     fn halve_rate(&mut self) {
         match self {
             Step::Adam(a) => a.lr *= 0.5,
@@ -460,6 +472,21 @@ impl Step {
             }
         }
     }
+}
+
+/// Sets every nonzero coefficient smaller than `tau` in magnitude to zero; returns their
+/// indices. The step of sequential thresholding (as in SINDy's sequentially thresholded least
+/// squares, Brunton et al. 2016): L1 alone lets small coefficients linger where they fit the
+/// training sets' sampling noise, and they hold the estimate in a poorer local optimum.
+pub fn sparsify(theta: &mut [f64], tau: f64) -> Vec<usize> {
+    let mut zeroed = Vec::new();
+    for (k, t) in theta.iter_mut().enumerate() {
+        if *t != 0.0 && t.abs() < tau {
+            *t = 0.0;
+            zeroed.push(k);
+        }
+    }
+    zeroed
 }
 
 /// Runs the outer loop; `on_iteration(k, objective)` after each iteration.
@@ -514,7 +541,23 @@ pub fn optimise(
             let mut theta = theta0;
             // The last accepted estimate: (theta, loss, gradient, blown-up data sets).
             let mut accepted: Option<(Vec<f64>, f64, Vec<f64>, usize)> = None;
+            let thresholding = o
+                .threshold
+                .map(|t| t.0)
+                .zip(o.threshold_every.map(|n| n.get()));
             for k in 0..o.iterations.get() {
+                if let Some((tau, every)) = thresholding {
+                    if k > 0 && k % every == 0 {
+                        let zeroed = sparsify(&mut theta, tau);
+                        if !zeroed.is_empty() {
+                            // The thresholded estimate is the new reference for the blow-up
+                            // guard, and the moments of the old one would push it back.
+                            step.restart();
+                            accepted = None;
+                        }
+                        h.thresholdings.push((k, zeroed));
+                    }
+                }
                 let (loss, grad, blown) = task_loss_and_gradient(task, &theta)?;
                 sims += per_eval;
                 // A step into a region where more data sets blow up is undone and the rate
@@ -560,6 +603,14 @@ mod tests {
                 assert!((d - if a == b { 1.0 } else { 0.0 }).abs() < 1e-12);
             }
         }
+    }
+
+    #[test]
+    fn sparsify_zeroes_exactly_the_small_nonzero_terms() {
+        let mut t = [0.05, -0.2, 0.0, -0.0999, 0.1, 3.0];
+        assert_eq!(sparsify(&mut t, 0.1), vec![0, 3]);
+        assert_eq!(t, [0.0, -0.2, 0.0, 0.0, 0.1, 3.0]);
+        assert!(sparsify(&mut t, 0.1).is_empty());
     }
 
     #[test]

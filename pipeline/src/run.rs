@@ -862,6 +862,10 @@ fn run_meta(
         "l1_penalty": objective - task_loss,
         "iterations": h.theta.len() - 1,
         "inner_simulations": sims,
+        "thresholdings": h.thresholdings.iter().map(|(k, zeroed)| json!({
+            "iteration": k,
+            "zeroed": zeroed.iter().map(|&z| labels[z].clone()).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
         "heldout": {
             "datasets": inners.len(),
             "task_loss": heldout_loss,
