@@ -156,21 +156,156 @@ pub fn batch_epoch<F: Float, Rf: PlasticityRule<F>, Rg: PlasticityRule<F>>(
     finite_or(check, "weights", 0)
 }
 
-/// Scratch length for [`batch_epoch_sensitivity`] with `p` parameters in all:
-/// `n_samples * n_out * (1 + p) + 2 p`.
+/// Scratch length for [`batch_epoch_sensitivity`] and
+/// [`batch_epoch_sensitivity_reference`] with `p` parameters in all: the larger of
+/// `n_samples n_out + n_out n_in (1 + p) + p + 2 n_in` and `n_samples n_out (1 + p) + 2 p`.
 pub fn sensitivity_scratch_len(shape: LinearShape, p: usize) -> Result<usize, KernelError> {
     let e = KernelError::OutOfRange { what: "shape" };
     let ny = shape.n_samples.checked_mul(shape.n_out).ok_or(e)?;
-    ny.checked_mul(p + 1)
+    let n_syn = shape.n_in.checked_mul(shape.n_out).ok_or(e)?;
+    let p1 = p.checked_add(1).ok_or(e)?;
+    let fast = n_syn
+        .checked_mul(p1)
+        .and_then(|v| v.checked_add(ny))
+        .and_then(|v| v.checked_add(p))
+        .and_then(|v| v.checked_add(2 * shape.n_in))
+        .ok_or(e)?;
+    let reference = ny
+        .checked_mul(p1)
         .and_then(|v| v.checked_add(2 * p))
-        .ok_or(e)
+        .ok_or(e)?;
+    Ok(fast.max(reference))
 }
 
 /// One epoch carrying the sensitivities `s_w` (`n_out * n_in * P`) and `s_l`
 /// (`n_out * n_out * P`), `P = ff.n_params() + lat.n_params()`, parameters ordered
 /// `[theta_f, theta_g]`. Scratch contents on entry do not matter.
+///
+/// The outputs are linear in the inputs, `y_s = M x_s` with `M_i = W_i + sum_{k<i} L_ik M_k`,
+/// so `dy_si = sum_j x_sj D_ij` with `D = dM/dtheta`:
+/// `D_ij = S_W,ij + sum_{k<i} (M_kj S_L,ik + L_ik D_kj)`, once per epoch. A sample's
+/// contribution `f_y dy_si` then sums to `sum_j (sum_s f_y x_sj) D_ij`: `n_in` operations a
+/// sample instead of `P`, and the rule's [`DifferentiableRule::batch_sums`] does the rest
+/// (by moments for the Taylor rule). Same values as
+/// [`batch_epoch_sensitivity_reference`] up to rounding (tested).
 #[allow(clippy::too_many_arguments)]
 pub fn batch_epoch_sensitivity<F: Float, Rf: DifferentiableRule<F>, Rg: DifferentiableRule<F>>(
+    ff: &Rf,
+    lat: &Rg,
+    eta: F,
+    shape: LinearShape,
+    x: &[F],
+    w: &mut [F],
+    l: &mut [F],
+    s_w: &mut [F],
+    s_l: &mut [F],
+    scratch: &mut [F],
+) -> Result<(), KernelError> {
+    let (pf, pg) = (ff.n_params(), lat.n_params());
+    let p = pf + pg;
+    let (n_in, n_out, n) = (shape.n_in, shape.n_out, shape.n_samples);
+    shape.check(x, w, l)?;
+    check_len("s_w", s_w, n_out * n_in * p)?;
+    check_len("s_l", s_l, n_out * n_out * p)?;
+    check_len("scratch", scratch, sensitivity_scratch_len(shape, p)?)?;
+    let (y, rest) = scratch.split_at_mut(n * n_out);
+    let (m_eff, rest) = rest.split_at_mut(n_out * n_in);
+    let (d, rest) = rest.split_at_mut(n_out * n_in * p);
+    let (acc, rest) = rest.split_at_mut(p);
+    let (q_pre, rest) = rest.split_at_mut(n_in);
+    let q_post = &mut rest[..n_in];
+    forward_batch(shape, w, l, x, y)?;
+    for i in 0..n_out {
+        for j in 0..n_in {
+            let mut v = w[i * n_in + j];
+            for k in 0..i {
+                v = v + l[i * n_out + k] * m_eff[k * n_in + j];
+            }
+            m_eff[i * n_in + j] = v;
+        }
+        let (before, here) = d.split_at_mut(i * n_in * p);
+        for j in 0..n_in {
+            let dij = &mut here[j * p..(j + 1) * p];
+            dij.copy_from_slice(&s_w[(i * n_in + j) * p..(i * n_in + j + 1) * p]);
+            for k in 0..i {
+                let (mkj, lik) = (m_eff[k * n_in + j], l[i * n_out + k]);
+                let sl = &s_l[(i * n_out + k) * p..(i * n_out + k + 1) * p];
+                let dkj = &before[(k * n_in + j) * p..(k * n_in + j + 1) * p];
+                for ((dv, sv), dk) in dij.iter_mut().zip(sl).zip(dkj) {
+                    *dv = *dv + mkj * *sv + lik * *dk;
+                }
+            }
+        }
+    }
+    // acc += sum_j q[j] D_rj
+    let project = |acc: &mut [F], q: &[F], r: usize| {
+        for (jj, &qv) in q.iter().enumerate() {
+            let drj = &d[(r * n_in + jj) * p..(r * n_in + jj + 1) * p];
+            for (a, dv) in acc.iter_mut().zip(drj) {
+                *a = *a + qv * *dv;
+            }
+        }
+    };
+    let scale = eta / F::from(n).ok_or(KernelError::OutOfRange { what: "n_samples" })?;
+    let mut check = F::zero();
+    for i in 0..n_out {
+        for j in 0..n_in {
+            let k_syn = i * n_in + j;
+            let wij = w[k_syn];
+            acc.iter_mut().for_each(|v| *v = F::zero());
+            q_post.iter_mut().for_each(|v| *v = F::zero());
+            let pairs = x
+                .chunks_exact(n_in)
+                .zip(y.chunks_exact(n_out))
+                .map(|(xs, ys)| (xs[j], ys[i]));
+            let mut xs_iter = x.chunks_exact(n_in);
+            let (value, a_w) = ff.batch_sums(pairs, wij, &mut acc[..pf], |_, f_y| {
+                if let Some(xs) = xs_iter.next() {
+                    for (qv, &xv) in q_post.iter_mut().zip(xs) {
+                        *qv = *qv + f_y * xv;
+                    }
+                }
+            });
+            project(acc, q_post, i);
+            advance(&mut s_w[k_syn * p..(k_syn + 1) * p], acc, a_w, scale);
+            w[k_syn] = wij + scale * value;
+            check = check + finite_probe(w[k_syn]);
+        }
+        for k in 0..i {
+            let k_syn = i * n_out + k;
+            let lik = l[k_syn];
+            acc.iter_mut().for_each(|v| *v = F::zero());
+            q_pre.iter_mut().for_each(|v| *v = F::zero());
+            q_post.iter_mut().for_each(|v| *v = F::zero());
+            let pairs = y.chunks_exact(n_out).map(|ys| (ys[k], ys[i]));
+            let mut xs_iter = x.chunks_exact(n_in);
+            let (value, a_w) = lat.batch_sums(pairs, lik, &mut acc[pf..], |g_x, g_y| {
+                if let Some(xs) = xs_iter.next() {
+                    for ((qp, qo), &xv) in q_pre.iter_mut().zip(q_post.iter_mut()).zip(xs) {
+                        *qp = *qp + g_x * xv;
+                        *qo = *qo + g_y * xv;
+                    }
+                }
+            });
+            project(acc, q_pre, k);
+            project(acc, q_post, i);
+            advance(&mut s_l[k_syn * p..(k_syn + 1) * p], acc, a_w, scale);
+            l[k_syn] = lik + scale * value;
+            check = check + finite_probe(l[k_syn]);
+        }
+    }
+    finite_or(check, "weights", 0)
+}
+
+/// The plain per-sample form of [`batch_epoch_sensitivity`] (same arguments and results up
+/// to rounding): `dy_s` for every sample, then every rule term per sample. Kept as the
+/// reference the fast pass is tested against.
+#[allow(clippy::too_many_arguments)]
+pub fn batch_epoch_sensitivity_reference<
+    F: Float,
+    Rf: DifferentiableRule<F>,
+    Rg: DifferentiableRule<F>,
+>(
     ff: &Rf,
     lat: &Rg,
     eta: F,
@@ -353,5 +488,46 @@ mod tests {
         assert!(l2[2] != -0.2, "the lateral weight learned");
         let e = batch_epoch(&ff, &lat, 0.1, shape, &x[..14], &mut w1, &mut l1, &mut y);
         assert!(matches!(e, Err(KernelError::Shape { what: "x", .. })));
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(150))]
+
+        /// The fast pass (D = dM/dtheta, batch sums by moments) against the per-sample
+        /// reference, over several epochs so the sensitivities are not zero.
+        #[test]
+        fn fast_sensitivity_epoch_matches_the_reference(
+            n_in in 1usize..5, n_out in 1usize..4, n in 1usize..9,
+            tf in proptest::array::uniform27(-0.5f64..0.5),
+            tg in proptest::array::uniform27(-0.5f64..0.5),
+            vals in proptest::collection::vec(-1.0f64..1.0, 200),
+        ) {
+            let shape = LinearShape { n_in, n_out, n_samples: n };
+            let (ff, lat) = (TaylorRule::new(tf), TaylorRule::new(tg));
+            let p = 54;
+            let x: std::vec::Vec<f64> = (0..n * n_in).map(|k| vals[k % 200]).collect();
+            let w0: std::vec::Vec<f64> = (0..n_out * n_in).map(|k| 0.3 * vals[(k + 37) % 200]).collect();
+            let l0: std::vec::Vec<f64> = (0..n_out * n_out).map(|k| 0.3 * vals[(k + 91) % 200]).collect();
+            let len = sensitivity_scratch_len(shape, p).unwrap();
+            let (mut wa, mut la, mut wb, mut lb) = (w0.clone(), l0.clone(), w0, l0);
+            let (mut swa, mut sla) = (std::vec![0.0; n_out * n_in * p], std::vec![0.0; n_out * n_out * p]);
+            let (mut swb, mut slb) = (swa.clone(), sla.clone());
+            let (mut sa, mut sb) = (std::vec![f64::NAN; len], std::vec![f64::NAN; len]);
+            for _ in 0..4 {
+                let ra = batch_epoch_sensitivity(&ff, &lat, 0.2, shape, &x, &mut wa, &mut la, &mut swa, &mut sla, &mut sa);
+                let rb = batch_epoch_sensitivity_reference(&ff, &lat, 0.2, shape, &x, &mut wb, &mut lb, &mut swb, &mut slb, &mut sb);
+                prop_assert_eq!(ra.is_ok(), rb.is_ok());
+            }
+            let close = |a: &f64, b: &f64| (a - b).abs() <= 1e-10 * (1.0 + b.abs());
+            for (a, b) in wa.iter().zip(&wb).chain(la.iter().zip(&lb)) {
+                prop_assert!(close(a, b), "weights {a} {b}");
+            }
+            for (a, b) in swa.iter().zip(&swb).chain(sla.iter().zip(&slb)) {
+                prop_assert!(close(a, b), "sensitivities {a} {b}");
+            }
+            prop_assert!(swa.iter().any(|v| *v != 0.0));
+        }
     }
 }

@@ -89,6 +89,31 @@ pub trait DifferentiableRule<F: Float>: PlasticityRule<F> {
         }
     }
 
+    /// Batch sums over paired samples `(x_s, y_s)` of one synapse with `w` fixed (the
+    /// batch-averaged sensitivity pass of [`crate::linear`]): adds `sum_s df/dtheta` to
+    /// `grad`, calls `each(f_x, f_y)` for every pair in order, and returns
+    /// `(sum_s f, sum_s f_w)`. The default works per pair through [`PlasticityRule::partials`]
+    /// and [`Self::accumulate_param_gradient`]; a rule may override it with an equivalent
+    /// (tested against the default).
+    #[inline]
+    fn batch_sums<I: Iterator<Item = (F, F)>, C: FnMut(F, F)>(
+        &self,
+        pairs: I,
+        w: F,
+        grad: &mut [F],
+        mut each: C,
+    ) -> (F, F) {
+        let (mut value, mut a_w) = (F::zero(), F::zero());
+        for (x, y) in pairs {
+            let part = self.partials(x, y, w);
+            value = value + part.value;
+            a_w = a_w + part.d_w;
+            self.accumulate_param_gradient(x, y, w, F::one(), grad);
+            each(part.d_x, part.d_y);
+        }
+        (value, a_w)
+    }
+
     /// One row of the adjoint pass (see [`crate::gradient`]): for each synapse `j` with
     /// `l = lambda_j != 0`, adds `eta l df/dtheta` to `grad`, sets
     /// `lambda_j = l (1 + eta f_w)`, and returns `sum_j l f_y`. The default works per synapse

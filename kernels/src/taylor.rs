@@ -252,6 +252,67 @@ impl<F: Float> DifferentiableRule<F> for TaylorRule<F> {
         self.mask.get(k).copied().unwrap_or(false)
     }
 
+    /// By moments: with `g[a][b] = sum_c theta[a][b][c] w^c`, the pair's `f_x` and `f_y` come
+    /// from `g` (a few operations), and the sums from `M[a][b] = sum_s x_s^a y_s^b`:
+    /// `sum f = sum g M`, `sum f_w = sum (theta[a][b][1] + 2 theta[a][b][2] w) M`,
+    /// `sum df/dtheta[a][b][c] = w^c M[a][b]`.
+    #[inline]
+    fn batch_sums<I: Iterator<Item = (F, F)>, C: FnMut(F, F)>(
+        &self,
+        pairs: I,
+        w: F,
+        grad: &mut [F],
+        mut each: C,
+    ) -> (F, F) {
+        let (pw, dpw) = powers(w);
+        let t = &self.theta;
+        let mut g = [[F::zero(); 3]; 3];
+        let mut gw = [[F::zero(); 3]; 3];
+        for a in 0..3 {
+            for b in 0..3 {
+                let k = 9 * a + 3 * b;
+                g[a][b] = t[k] + t[k + 1] * pw[1] + t[k + 2] * pw[2];
+                gw[a][b] = t[k + 1] * dpw[1] + t[k + 2] * dpw[2];
+            }
+        }
+        let two = F::one() + F::one();
+        let mut m = [[F::zero(); 3]; 3];
+        for (x, y) in pairs {
+            let (px, _) = powers(x);
+            let (py, _) = powers(y);
+            // f_y = sum_ab g[a][b] x^a b y^(b-1); f_x = sum_ab g[a][b] a x^(a-1) y^b.
+            let hy = [
+                g[0][1] + two * g[0][2] * y,
+                g[1][1] + two * g[1][2] * y,
+                g[2][1] + two * g[2][2] * y,
+            ];
+            let f_y = hy[0] + x * (hy[1] + x * hy[2]);
+            let hx1 = g[1][0] + y * (g[1][1] + y * g[1][2]);
+            let hx2 = g[2][0] + y * (g[2][1] + y * g[2][2]);
+            let f_x = hx1 + two * x * hx2;
+            each(f_x, f_y);
+            for a in 0..3 {
+                for b in 0..3 {
+                    m[a][b] = m[a][b] + px[a] * py[b];
+                }
+            }
+        }
+        let (mut value, mut a_w) = (F::zero(), F::zero());
+        for a in 0..3 {
+            for b in 0..3 {
+                value = value + g[a][b] * m[a][b];
+                a_w = a_w + gw[a][b] * m[a][b];
+                let k = 9 * a + 3 * b;
+                for c in 0..3 {
+                    if let Some(gk) = grad.get_mut(k + c) {
+                        *gk = *gk + pw[c] * m[a][b];
+                    }
+                }
+            }
+        }
+        (value, a_w)
+    }
+
     /// Factored by row: `f`, `f_y`, `f_w` from the 9 row coefficients, and
     /// `s_k <- (1 + eta f_w) s_k + eta x^a y^b w^c + eta f_y dy_k` with `eta y^b` per row and
     /// `x^a w^c` per synapse.
@@ -483,6 +544,29 @@ mod tests {
             }
             for (a, b) in gf.iter().zip(&gp) {
                 prop_assert!((a - b).abs() <= 1e-11 * (1.0 + b.abs()), "{a} {b}");
+            }
+        }
+
+        #[test]
+        fn batch_sums_by_moments_match_the_plain_default(
+            theta in proptest::array::uniform27(-2.0f64..2.0),
+            pairs in proptest::collection::vec((-2.0f64..2.0, -2.0f64..2.0), 0..12),
+            w in -2.0f64..2.0,
+        ) {
+            let fast = TaylorRule::new(theta);
+            let plain = Plain(fast);
+            let (mut gf, mut gp) = ([0.5; 27], [0.5; 27]);
+            let (mut ef, mut ep) = (std::vec::Vec::new(), std::vec::Vec::new());
+            let sf = fast.batch_sums(pairs.iter().copied(), w, &mut gf, |a, b| ef.push((a, b)));
+            let sp = plain.batch_sums(pairs.iter().copied(), w, &mut gp, |a, b| ep.push((a, b)));
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-11 * (1.0 + b.abs());
+            prop_assert!(close(sf.0, sp.0) && close(sf.1, sp.1), "{sf:?} {sp:?}");
+            prop_assert_eq!(ef.len(), pairs.len());
+            for ((a, b), (c, d)) in ef.iter().zip(&ep) {
+                prop_assert!(close(*a, *c) && close(*b, *d), "{a} {b} / {c} {d}");
+            }
+            for (a, b) in gf.iter().zip(&gp) {
+                prop_assert!(close(*a, *b), "{a} {b}");
             }
         }
 
