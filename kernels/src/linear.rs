@@ -134,7 +134,7 @@ pub fn batch_epoch<F: Float, Rf: PlasticityRule<F>, Rg: PlasticityRule<F>>(
 ) -> Result<(), KernelError> {
     forward_batch(shape, w, l, x, y)?;
     let (n_in, n_out, n) = (shape.n_in, shape.n_out, shape.n_samples);
-    let scale = eta / F::from(n).ok_or(KernelError::OutOfRange { what: "n_samples" })?;
+    let scale = batch_scale(eta, n)?;
     let mut check = F::zero();
     for i in 0..n_out {
         for j in 0..n_in {
@@ -204,10 +204,7 @@ pub fn batch_epoch_sensitivity<F: Float, Rf: DifferentiableRule<F>, Rg: Differen
     let (pf, pg) = (ff.n_params(), lat.n_params());
     let p = pf + pg;
     let (n_in, n_out, n) = (shape.n_in, shape.n_out, shape.n_samples);
-    shape.check(x, w, l)?;
-    check_len("s_w", s_w, n_out * n_in * p)?;
-    check_len("s_l", s_l, n_out * n_out * p)?;
-    check_len("scratch", scratch, sensitivity_scratch_len(shape, p)?)?;
+    check_sensitivity_args(shape, p, x, w, l, s_w, s_l, scratch)?;
     let (y, rest) = scratch.split_at_mut(n * n_out);
     let (m_eff, rest) = rest.split_at_mut(n_out * n_in);
     let (d, rest) = rest.split_at_mut(n_out * n_in * p);
@@ -246,7 +243,7 @@ pub fn batch_epoch_sensitivity<F: Float, Rf: DifferentiableRule<F>, Rg: Differen
             }
         }
     };
-    let scale = eta / F::from(n).ok_or(KernelError::OutOfRange { what: "n_samples" })?;
+    let scale = batch_scale(eta, n)?;
     let mut check = F::zero();
     for i in 0..n_out {
         for j in 0..n_in {
@@ -320,10 +317,7 @@ pub fn batch_epoch_sensitivity_reference<
     let (pf, pg) = (ff.n_params(), lat.n_params());
     let p = pf + pg;
     let (n_in, n_out, n) = (shape.n_in, shape.n_out, shape.n_samples);
-    shape.check(x, w, l)?;
-    check_len("s_w", s_w, n_out * n_in * p)?;
-    check_len("s_l", s_l, n_out * n_out * p)?;
-    check_len("scratch", scratch, sensitivity_scratch_len(shape, p)?)?;
+    check_sensitivity_args(shape, p, x, w, l, s_w, s_l, scratch)?;
     let (y, rest) = scratch.split_at_mut(n * n_out);
     let (dy, rest) = rest.split_at_mut(n * n_out * p);
     let (acc, pbuf) = rest.split_at_mut(p);
@@ -352,7 +346,7 @@ pub fn batch_epoch_sensitivity_reference<
             }
         }
     }
-    let scale = eta / F::from(n).ok_or(KernelError::OutOfRange { what: "n_samples" })?;
+    let scale = batch_scale(eta, n)?;
     let mut check = F::zero();
     for i in 0..n_out {
         for j in 0..n_in {
@@ -401,6 +395,30 @@ pub fn batch_epoch_sensitivity_reference<
         }
     }
     finite_or(check, "weights", 0)
+}
+
+/// `eta / n`: the rate of a batch-averaged update over `n` samples.
+#[inline]
+fn batch_scale<F: Float>(eta: F, n: usize) -> Result<F, KernelError> {
+    Ok(eta / F::from(n).ok_or(KernelError::OutOfRange { what: "n_samples" })?)
+}
+
+/// The argument checks both sensitivity passes share (`p` parameters in all).
+#[allow(clippy::too_many_arguments)]
+fn check_sensitivity_args<F>(
+    shape: LinearShape,
+    p: usize,
+    x: &[F],
+    w: &[F],
+    l: &[F],
+    s_w: &[F],
+    s_l: &[F],
+    scratch: &[F],
+) -> Result<(), KernelError> {
+    shape.check(x, w, l)?;
+    check_len("s_w", s_w, shape.n_out * shape.n_in * p)?;
+    check_len("s_l", s_l, shape.n_out * shape.n_out * p)?;
+    check_len("scratch", scratch, sensitivity_scratch_len(shape, p)?)
 }
 
 /// One synapse's sensitivity update `S <- S + scale (acc + a_w S)`, where `acc` holds

@@ -138,6 +138,38 @@ impl<F: Float> TaylorRule<F> {
         }
         (b, by)
     }
+
+    /// Coefficients with `w` summed out: `g[a][b] = sum_c theta[a][b][c] w^c`, and their
+    /// `w`-derivative `gw[a][b] = sum_c c theta[a][b][c] w^(c-1)`. Over a batch of one synapse
+    /// (fixed `w`) the rule sums to `sum_{a,b} g[a][b] M[a][b]` with the moments of
+    /// [`add_moments`].
+    #[inline]
+    fn weight_coefficients(&self, w: F) -> ([[F; 3]; 3], [[F; 3]; 3]) {
+        let (pw, dpw) = powers(w);
+        let t = &self.theta;
+        let mut g = [[F::zero(); 3]; 3];
+        let mut gw = [[F::zero(); 3]; 3];
+        for a in 0..3 {
+            for b in 0..3 {
+                let k = 9 * a + 3 * b;
+                g[a][b] = t[k] + t[k + 1] * pw[1] + t[k + 2] * pw[2];
+                gw[a][b] = t[k + 1] * dpw[1] + t[k + 2] * dpw[2];
+            }
+        }
+        (g, gw)
+    }
+}
+
+/// `M[a][b] += x^a y^b`: one sample's share of the batch moments.
+#[inline]
+fn add_moments<F: Float>(m: &mut [[F; 3]; 3], x: F, y: F) {
+    let (px, _) = powers(x);
+    let (py, _) = powers(y);
+    for a in 0..3 {
+        for b in 0..3 {
+            m[a][b] = m[a][b] + px[a] * py[b];
+        }
+    }
 }
 
 impl<F: Float> PlasticityRule<F> for TaylorRule<F> {
@@ -152,21 +184,13 @@ impl<F: Float> PlasticityRule<F> for TaylorRule<F> {
     fn dw_sum<I: Iterator<Item = (F, F)>>(&self, pairs: I, w: F) -> F {
         let mut m = [[F::zero(); 3]; 3];
         for (x, y) in pairs {
-            let (px, _) = powers(x);
-            let (py, _) = powers(y);
-            for a in 0..3 {
-                for b in 0..3 {
-                    m[a][b] = m[a][b] + px[a] * py[b];
-                }
-            }
+            add_moments(&mut m, x, y);
         }
-        let (pw, _) = powers(w);
-        let t = &self.theta;
+        let (g, _) = self.weight_coefficients(w);
         let mut s = F::zero();
         for a in 0..3 {
             for b in 0..3 {
-                let k = 9 * a + 3 * b;
-                s = s + m[a][b] * (t[k] + t[k + 1] * pw[1] + t[k + 2] * pw[2]);
+                s = s + m[a][b] * g[a][b];
             }
         }
         s
@@ -264,22 +288,11 @@ impl<F: Float> DifferentiableRule<F> for TaylorRule<F> {
         grad: &mut [F],
         mut each: C,
     ) -> (F, F) {
-        let (pw, dpw) = powers(w);
-        let t = &self.theta;
-        let mut g = [[F::zero(); 3]; 3];
-        let mut gw = [[F::zero(); 3]; 3];
-        for a in 0..3 {
-            for b in 0..3 {
-                let k = 9 * a + 3 * b;
-                g[a][b] = t[k] + t[k + 1] * pw[1] + t[k + 2] * pw[2];
-                gw[a][b] = t[k + 1] * dpw[1] + t[k + 2] * dpw[2];
-            }
-        }
+        let (g, gw) = self.weight_coefficients(w);
+        let (pw, _) = powers(w);
         let two = F::one() + F::one();
         let mut m = [[F::zero(); 3]; 3];
         for (x, y) in pairs {
-            let (px, _) = powers(x);
-            let (py, _) = powers(y);
             // f_y = sum_ab g[a][b] x^a b y^(b-1); f_x = sum_ab g[a][b] a x^(a-1) y^b.
             let hy = [
                 g[0][1] + two * g[0][2] * y,
@@ -291,11 +304,7 @@ impl<F: Float> DifferentiableRule<F> for TaylorRule<F> {
             let hx2 = g[2][0] + y * (g[2][1] + y * g[2][2]);
             let f_x = hx1 + two * x * hx2;
             each(f_x, f_y);
-            for a in 0..3 {
-                for b in 0..3 {
-                    m[a][b] = m[a][b] + px[a] * py[b];
-                }
-            }
+            add_moments(&mut m, x, y);
         }
         let (mut value, mut a_w) = (F::zero(), F::zero());
         for a in 0..3 {
