@@ -170,6 +170,14 @@ pub fn rho_for_expected_count<F: Float>(scores: &[F], target: F) -> Result<F, Ke
     Ok(hi)
 }
 
+/// One synapse's draw: kept with probability `pk` as `wk / pk` (the reweighting that keeps the
+/// expectation), or `None`. A zero weight or probability draws no random number.
+#[inline]
+fn keep<F: Float, R: RngCore>(wk: F, pk: F, rng: &mut R) -> Option<F> {
+    let z = F::zero();
+    (wk != z && pk > z && uniform::<F, R>(rng) < pk).then(|| wk / pk)
+}
+
 /// Samples every off-diagonal synapse independently: kept with probability `p_ij`, then
 /// `w_ij / p_ij`; pruned ones (and those with `p_ij = 0`) become 0. The diagonal is copied (reset
 /// it with [`reset_diagonal`]). Returns the number of kept synapses.
@@ -189,9 +197,9 @@ pub fn sample_directed<F: Float, R: RngCore>(
         let (i, j) = (k / n, k % n);
         *o = if i == j {
             wk
-        } else if wk != z && pk > z && uniform::<F, R>(rng) < pk {
+        } else if let Some(v) = keep(wk, pk, rng) {
             kept += 1;
-            wk / pk
+            v
         } else {
             z
         };
@@ -225,9 +233,9 @@ pub fn sample_symmetric<F: Float, R: RngCore>(
                 w.get(k).copied().unwrap_or(z),
                 p.get(k).copied().unwrap_or(z),
             );
-            let v = if wk != z && pk > z && uniform::<F, R>(rng) < pk {
+            let v = if let Some(v) = keep(wk, pk, rng) {
                 kept += 1;
-                wk / pk
+                v
             } else {
                 z
             };
