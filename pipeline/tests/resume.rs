@@ -41,37 +41,38 @@ fn bin() -> Command {
     c
 }
 
-fn setup(name: &str) -> (PathBuf, PathBuf) {
+/// A fresh directory for one test, holding the experiment `yaml` as `run.yaml`.
+fn setup(name: &str, yaml: &str) -> (PathBuf, PathBuf) {
     let d = std::env::temp_dir().join(format!("synplast-resume-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    let cfg = d.join("long.yaml");
-    std::fs::write(&cfg, LONG).unwrap();
+    let cfg = d.join("run.yaml");
+    std::fs::write(&cfg, yaml).unwrap();
     (d, cfg)
 }
 
-/// Waits until the cell-0 checkpoint records at least `epochs` Adam epochs.
-fn wait_for_epochs(dir: &Path, epochs: u64) {
+/// Waits until the checkpoint `file` in `dir` records `key >= at_least`.
+fn wait_for_checkpoint(dir: &Path, file: &str, key: &str, at_least: u64) {
     let start = Instant::now();
     loop {
-        if let Ok(b) = std::fs::read(dir.join("checkpoint-0.json")) {
-            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&b) {
-                if v["adam_epochs_done"].as_u64().is_some_and(|e| e >= epochs) {
-                    return;
-                }
-            }
+        let done = std::fs::read(dir.join(file))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v[key].as_u64());
+        if done.is_some_and(|e| e >= at_least) {
+            return;
         }
         assert!(
             start.elapsed() < Duration::from_secs(120),
             "no checkpoint appeared"
         );
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 
-/// Starts the long run into `out` and waits until it has checkpointed 20 Adam epochs.
-fn start_and_wait(cfg: &Path, out: &Path, stderr: Stdio) -> std::process::Child {
-    let child = bin()
+/// Starts `synplast run CFG --out OUT --quiet` in the background.
+fn spawn_run(cfg: &Path, out: &Path, stderr: Stdio) -> std::process::Child {
+    bin()
         .args([
             "run",
             cfg.to_str().unwrap(),
@@ -82,8 +83,13 @@ fn start_and_wait(cfg: &Path, out: &Path, stderr: Stdio) -> std::process::Child 
         .stdout(Stdio::null())
         .stderr(stderr)
         .spawn()
-        .unwrap();
-    wait_for_epochs(out, 20);
+        .unwrap()
+}
+
+/// Starts the long run into `out` and waits until it has checkpointed 20 Adam epochs.
+fn start_and_wait(cfg: &Path, out: &Path, stderr: Stdio) -> std::process::Child {
+    let child = spawn_run(cfg, out, stderr);
+    wait_for_checkpoint(out, "checkpoint-0.json", "adam_epochs_done", 20);
     child
 }
 
@@ -119,7 +125,7 @@ fn uninterrupted(d: &Path, cfg: &Path) -> Vec<u8> {
 
 #[test]
 fn killed_run_resumes_to_the_same_bytes() {
-    let (d, cfg) = setup("kill");
+    let (d, cfg) = setup("kill", LONG);
     let reference = uninterrupted(&d, &cfg);
     let out = d.join("killed");
     let mut child = start_and_wait(&cfg, &out, Stdio::null());
@@ -149,16 +155,13 @@ fn killed_run_resumes_to_the_same_bytes() {
         "checkpoints are removed at the end"
     );
     // A finished run is not resumed again.
-    let o = bin()
-        .args(["run", "--resume", out.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let o = resume(&out);
     assert_eq!(o.status.code(), Some(2));
 }
 
 #[test]
 fn ctrl_c_leaves_an_interrupted_run_that_resumes() {
-    let (d, cfg) = setup("sigint");
+    let (d, cfg) = setup("sigint", LONG);
     let reference = uninterrupted(&d, &cfg);
     let out = d.join("interrupted");
     let child = start_and_wait(&cfg, &out, Stdio::piped());
@@ -196,10 +199,7 @@ fn ctrl_c_leaves_an_interrupted_run_that_resumes() {
     let cfg_path = out.join("config.yaml");
     let original = std::fs::read_to_string(&cfg_path).unwrap();
     std::fs::write(&cfg_path, original.replace("epochs: 300", "epochs: 301")).unwrap();
-    let o = bin()
-        .args(["run", "--resume", out.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let o = resume(&out);
     assert_eq!(o.status.code(), Some(2));
     std::fs::write(&cfg_path, original).unwrap();
     let o = resume(&out);
@@ -211,60 +211,18 @@ fn ctrl_c_leaves_an_interrupted_run_that_resumes() {
 /// `metrics.json` bytes.
 #[test]
 fn killed_behavior_fit_resumes_to_the_same_bytes() {
-    let d = std::env::temp_dir().join(format!("synplast-resume-{}-beh", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    let cfg = d.join("beh.yaml");
-    std::fs::write(
-        &cfg,
+    let (d, cfg) = setup(
+        "beh",
         "name: beh\nkind: fit_behavior\nseed: 4\ndata:\n  simulated:\n    teacher: {x*r: 1.0}\n    trajectories: 6\n    blocks: [{trials: 60, reward_probability: [0.3, 0.7]}]\nrule:\n  kind: taylor\nfit:\n  epochs: 400\n  lr: 0.01\n  l1: 0.01\nevaluation:\n  trajectories: 2\n",
-    )
-    .unwrap();
-    let full = d.join("full");
-    let o = bin()
-        .args([
-            "run",
-            cfg.to_str().unwrap(),
-            "--out",
-            full.to_str().unwrap(),
-            "--quiet",
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    );
+    let reference = uninterrupted(&d, &cfg);
     assert!(
-        !full.join("checkpoint-fit.json").exists(),
+        !d.join("full").join("checkpoint-fit.json").exists(),
         "checkpoint removed at the end"
     );
-    let reference = std::fs::read(full.join("metrics.json")).unwrap();
     let out = d.join("killed");
-    let mut child = bin()
-        .args([
-            "run",
-            cfg.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    loop {
-        let done = std::fs::read(out.join("checkpoint-fit.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .and_then(|v| v["epochs_done"].as_u64());
-        if done.is_some_and(|e| e >= 30) {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "no checkpoint appeared"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    let mut child = spawn_run(&cfg, &out, Stdio::null());
+    wait_for_checkpoint(&out, "checkpoint-fit.json", "epochs_done", 30);
     child.kill().unwrap();
     let _ = child.wait();
     assert!(!out.join("metrics.json").exists(), "killed before the end");
