@@ -117,6 +117,17 @@ fn rule_filter_repeats_and_resumes_without_resimulating() {
     assert_eq!(after as i64 - before as i64, if was { -1 } else { 1 });
 }
 
+/// Writes `text` to `cfg`, runs it into `d/a` and `d/b`, checks the two `metrics.json` are the
+/// same bytes and returns them parsed.
+fn run_twice_same_bytes(d: &Path, cfg: &Path, text: &str) -> serde_json::Value {
+    std::fs::write(cfg, text).unwrap();
+    run(&["run", cfg.to_str().unwrap()], &d.join("a"));
+    run(&["run", cfg.to_str().unwrap()], &d.join("b"));
+    let a = std::fs::read(d.join("a/metrics.json")).unwrap();
+    assert_eq!(a, std::fs::read(d.join("b/metrics.json")).unwrap());
+    serde_json::from_slice(&a).unwrap()
+}
+
 #[test]
 fn fsbi_example_rule_small_network_runs() {
     let d = tmp("fsbi");
@@ -126,12 +137,7 @@ fn fsbi_example_rule_small_network_runs() {
         .replace("n_inh: 1024", "n_inh: 64")
         .replace("learn_s: 60", "learn_s: 1")
         .replace("score_s: 10", "score_s: 1");
-    std::fs::write(&cfg, text).unwrap();
-    run(&["run", cfg.to_str().unwrap()], &d.join("a"));
-    run(&["run", cfg.to_str().unwrap()], &d.join("b"));
-    let a = std::fs::read(d.join("a/metrics.json")).unwrap();
-    assert_eq!(a, std::fs::read(d.join("b/metrics.json")).unwrap());
-    let m: serde_json::Value = serde_json::from_slice(&a).unwrap();
+    let m = run_twice_same_bytes(&d, &cfg, &text);
     let p = &m["plausibility"];
     assert!(p["rate_exc"].as_f64().unwrap() > 0.5, "{m}");
     assert_eq!(p["pass"].as_array().unwrap().len(), 9);
@@ -155,12 +161,7 @@ fn fsbi_mlp_rule_small_network_runs_and_moves_weights() {
         .replace("n_inh: 1024", "n_inh: 64")
         .replace("learn_s: 10", "learn_s: 0.5")
         .replace("score_s: 5", "score_s: 0.5");
-    std::fs::write(&cfg, text).unwrap();
-    run(&["run", cfg.to_str().unwrap()], &d.join("a"));
-    run(&["run", cfg.to_str().unwrap()], &d.join("b"));
-    let a = std::fs::read(d.join("a/metrics.json")).unwrap();
-    assert_eq!(a, std::fs::read(d.join("b/metrics.json")).unwrap());
-    let m: serde_json::Value = serde_json::from_slice(&a).unwrap();
+    let m = run_twice_same_bytes(&d, &cfg, &text);
     let w = m["plausibility"]["mean_w"].as_array().unwrap();
     // E->E and I->E learn by the MLP rule: their means leave the initial 0.1 and 1.0.
     assert!((w[0].as_f64().unwrap() - 0.1).abs() > 1e-6, "{m}");
