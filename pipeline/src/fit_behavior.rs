@@ -924,42 +924,14 @@ pub fn run(
 }
 
 fn history_artifacts(dir: &Path, fit: &BehaviorFit, labels: &[String]) -> Result<(), RunError> {
-    let n_p = labels.len();
-    let flat: Vec<f64> = fit.param_history.iter().flatten().copied().collect();
-    put(
+    let label_refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+    crate::run::put_history(dir, "params", "epoch", &label_refs, &fit.param_history)?;
+    crate::run::put_loss(
         dir,
-        "params.npy",
-        &npy_bytes(&[fit.param_history.len(), n_p], &flat),
-    )?;
-    let mut header = vec!["epoch"];
-    header.extend(labels.iter().map(|s| s.as_str()));
-    let rows: Vec<Vec<f64>> = fit
-        .param_history
-        .iter()
-        .enumerate()
-        .map(|(e, p)| std::iter::once(e as f64).chain(p.iter().copied()).collect())
-        .collect();
-    put(dir, "params.csv", &csv_bytes(&header, &rows))?;
-    let loss_rows: Vec<Vec<f64>> = fit
-        .loss_history
-        .iter()
-        .enumerate()
-        .map(|(e, l)| vec![e as f64 + 1.0, *l])
-        .collect();
-    put(
-        dir,
-        "loss.csv",
-        &csv_bytes(&["epoch", "train_choice_nll"], &loss_rows),
-    )?;
-    put(
-        dir,
-        "loss.svg",
-        crate::run::loss_svg(
-            "Training loss (choice cross-entropy)",
-            &loss_rows,
-            "Adam epoch",
-        )
-        .as_bytes(),
+        "train_choice_nll",
+        &fit.loss_history,
+        "Training loss (choice cross-entropy)",
+        "Adam epoch",
     )
 }
 

@@ -370,46 +370,16 @@ fn run_fit_rate(
     } else {
         "Adam epoch"
     };
-    let hist: Vec<f64> = main.fit.theta_history.iter().flatten().copied().collect();
-    put(
+    let history: Vec<Vec<f64>> = main.fit.theta_history.iter().map(|t| t.to_vec()).collect();
+    put_history(dir, "theta", "epoch", &TERM_LABELS, &history)?;
+    put_loss(
         dir,
-        "theta.npy",
-        &npy_bytes(&[main.fit.theta_history.len(), TAYLOR_TERMS], &hist),
-    )?;
-    let mut header = vec!["epoch"];
-    header.extend(TERM_LABELS.iter());
-    let rows: Vec<Vec<f64>> = main
-        .fit
-        .theta_history
-        .iter()
-        .enumerate()
-        .map(|(e, t)| std::iter::once(e as f64).chain(t.iter().copied()).collect())
-        .collect();
-    put(dir, "theta.csv", &csv_bytes(&header, &rows))?;
-    let loss_rows: Vec<Vec<f64>> = main
-        .fit
-        .loss_history
-        .iter()
-        .enumerate()
-        .map(|(e, l)| vec![e as f64 + 1.0, *l])
-        .collect();
-    put(
-        dir,
-        "loss.csv",
-        &csv_bytes(&["epoch", "train_loss"], &loss_rows),
-    )?;
-    put(
-        dir,
-        "loss.svg",
-        loss_svg(
-            "Training loss (MSE on observed activity)",
-            &loss_rows,
-            x_label,
-        )
-        .as_bytes(),
+        "train_loss",
+        &main.fit.loss_history,
+        "Training loss (MSE on observed activity)",
+        x_label,
     )?;
     let labels: Vec<String> = TERM_LABELS.iter().map(|s| s.to_string()).collect();
-    let history: Vec<Vec<f64>> = main.fit.theta_history.iter().map(|t| t.to_vec()).collect();
     let highlight: Vec<(usize, Option<f64>)> = (0..TAYLOR_TERMS)
         .filter(|&k| target[k] != 0.0)
         .map(|k| (k, Some(target[k])))
@@ -630,6 +600,49 @@ fn run_cells(
 }
 
 /// The training-loss curve (log scale) of `(x, loss)` rows.
+/// Writes a history (one row of `labels.len()` values per step) as `<stem>.npy`
+/// (steps x values) and `<stem>.csv` (an `index` column counting from 0, then one per label).
+pub(crate) fn put_history(
+    dir: &Path,
+    stem: &str,
+    index: &str,
+    labels: &[&str],
+    history: &[Vec<f64>],
+) -> Result<(), RunError> {
+    let flat: Vec<f64> = history.iter().flatten().copied().collect();
+    put(
+        dir,
+        &format!("{stem}.npy"),
+        &npy_bytes(&[history.len(), labels.len()], &flat),
+    )?;
+    let mut header = vec![index];
+    header.extend(labels);
+    let rows: Vec<Vec<f64>> = history
+        .iter()
+        .enumerate()
+        .map(|(k, t)| std::iter::once(k as f64).chain(t.iter().copied()).collect())
+        .collect();
+    put(dir, &format!("{stem}.csv"), &csv_bytes(&header, &rows))
+}
+
+/// Writes a training-loss history as `loss.csv` (`epoch` counting from 1, then `column`) and
+/// its plot `loss.svg`.
+pub(crate) fn put_loss(
+    dir: &Path,
+    column: &str,
+    losses: &[f64],
+    title: &str,
+    x_label: &str,
+) -> Result<(), RunError> {
+    let rows: Vec<Vec<f64>> = losses
+        .iter()
+        .enumerate()
+        .map(|(e, l)| vec![e as f64 + 1.0, *l])
+        .collect();
+    put(dir, "loss.csv", &csv_bytes(&["epoch", column], &rows))?;
+    put(dir, "loss.svg", loss_svg(title, &rows, x_label).as_bytes())
+}
+
 pub(crate) fn loss_svg(title: &str, rows: &[Vec<f64>], x_label: &str) -> String {
     let s = Series {
         name: "train loss".into(),
@@ -746,17 +759,8 @@ fn run_meta(
     }
 
     // Artifacts.
-    let flat: Vec<f64> = h.theta.iter().flatten().copied().collect();
-    put(dir, "theta.npy", &npy_bytes(&[h.theta.len(), p], &flat))?;
-    let mut header: Vec<&str> = vec!["iteration"];
-    header.extend(labels.iter().map(String::as_str));
-    let rows: Vec<Vec<f64>> = h
-        .theta
-        .iter()
-        .enumerate()
-        .map(|(k, t)| std::iter::once(k as f64).chain(t.iter().copied()).collect())
-        .collect();
-    put(dir, "theta.csv", &csv_bytes(&header, &rows))?;
+    let label_refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+    put_history(dir, "theta", "iteration", &label_refs, &h.theta)?;
     let loss_rows: Vec<Vec<f64>> = (0..h.theta.len())
         .map(|k| {
             vec![
