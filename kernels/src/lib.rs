@@ -44,6 +44,8 @@ pub mod reward;
 pub mod rule;
 pub mod spiking;
 pub mod taylor;
+#[cfg(test)]
+mod test_rng;
 
 pub use error::KernelError;
 pub use rule::{DifferentiableRule, PlasticityRule, RulePartials};

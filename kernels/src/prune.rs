@@ -406,25 +406,7 @@ pub fn relu_step<F: Float>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    struct Lcg(u64);
-    impl RngCore for Lcg {
-        fn next_u32(&mut self) -> u32 {
-            (self.next_u64() >> 32) as u32
-        }
-        fn next_u64(&mut self) -> u64 {
-            self.0 = self
-                .0
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            self.0 ^ (self.0 >> 29)
-        }
-        fn fill_bytes(&mut self, dst: &mut [u8]) {
-            for b in dst {
-                *b = self.next_u64() as u8;
-            }
-        }
-    }
+    use crate::test_rng::Lcg;
 
     #[test]
     fn score_is_weight_times_variance_of_the_difference() {

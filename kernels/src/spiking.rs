@@ -818,22 +818,7 @@ mod tests {
 
     #[test]
     fn poisson_steps_have_the_right_mean_and_checker_trips() {
-        struct Lcg(u64);
-        impl rand_core::RngCore for Lcg {
-            fn next_u32(&mut self) -> u32 {
-                (self.next_u64() >> 32) as u32
-            }
-            fn next_u64(&mut self) -> u64 {
-                self.0 = self
-                    .0
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                self.0 ^ (self.0 >> 29)
-            }
-            fn fill_bytes(&mut self, d: &mut [u8]) {
-                d.iter_mut().for_each(|b| *b = self.next_u64() as u8);
-            }
-        }
+        use crate::test_rng::Lcg;
         let mut r = Lcg(9);
         let p = 0.001; // 10 Hz at 0.1 ms
         let n = 20_000;
