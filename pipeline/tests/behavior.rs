@@ -1,19 +1,11 @@
 //! End-to-end tests of experiment kind `fit_behavior`: a small simulated fit that recovers the
 //! rule and repeats to the byte, the fly comparison on two flies, and bad fly data.
 
+mod common;
+
+use common::{bin, tmp};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_synplast"))
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("synplast-beh-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use std::process::Output;
 
 fn text(o: &Output) -> String {
     format!(

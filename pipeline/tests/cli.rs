@@ -1,18 +1,10 @@
 //! End-to-end tests of the `synplast` binary: runs, reproducibility, and bad input.
 
+mod common;
+
+use common::{bin, tmp};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_synplast"))
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("synplast-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn run(args: &[&str]) -> Output {
     bin().args(args).output().expect("binary runs")

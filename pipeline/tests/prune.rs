@@ -1,10 +1,11 @@
 //! Properties of noise-driven pruning (DESIGN §3.5), with the project's own linear algebra
 //! (nalgebra) for covariances and spectra, and the `prune` experiment's handling of bad input.
 
+mod common;
+
+use common::{bin, run_twice_same_bytes, tmp};
 use nalgebra::DMatrix;
 use proptest::prelude::*;
-use std::path::PathBuf;
-use std::process::Command;
 use synplast::prune::{eigenvalues, exact_covariance};
 use synplast::rng::Rng;
 use synplast_kernels::prune::{
@@ -218,17 +219,6 @@ fn theory_bound_holds_for_random_sdd_matrices() {
     );
 }
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_synplast"))
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("synplast-prune-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 /// Bad matrices: exit 2 with a message naming the problem, nothing written; `allow_non_sdd`
 /// runs the theory on a non-SDD matrix anyway.
 #[test]
@@ -316,17 +306,7 @@ fn small_prune_runs_and_repeats() {
         "name: small\nkind: prune\nseed: 4\nnetwork:\n  clusters:\n    size: 12\n    p_in: 1.0\n    links: 1\n    weight_min: 0.5\n    weight_max: 1.5\n    slack: 0.05\ncovariance:\n  method: estimated\n  dt: 0.01\n  steps: 20000\nprune:\n  target_fraction: 0.5\nquad_vectors: 20\n",
     )
     .unwrap();
-    for out in ["a", "b"] {
-        let o = bin()
-            .args(["run", cfg.to_str().unwrap(), "--quiet", "--out"])
-            .arg(d.join(out))
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    }
-    let a = std::fs::read(d.join("a/metrics.json")).unwrap();
-    assert_eq!(a, std::fs::read(d.join("b/metrics.json")).unwrap());
-    let m: serde_json::Value = serde_json::from_slice(&a).unwrap();
+    let m = run_twice_same_bytes(&cfg, &d);
     for rule in ["noise", "weight", "uniform", "noise_online"] {
         for key in [
             "fraction_kept",

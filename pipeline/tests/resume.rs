@@ -3,6 +3,8 @@
 //! (SIGINT) leaves a valid run directory with `status: interrupted` and exit code 130.
 #![cfg(unix)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -36,7 +38,7 @@ evaluation:
 
 /// Checkpoints after every epoch, so the test can stop the run at a known point.
 fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_synplast"));
+    let mut c = common::bin();
     c.env("SYNPLAST_CHECKPOINT_SECONDS", "0");
     c
 }

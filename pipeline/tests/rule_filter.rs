@@ -2,19 +2,10 @@
 //! files already written (a rule done is never simulated again), and the published example
 //! rule's network at a small scale.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_synplast"))
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("synplast-rf-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use common::{bin, run_twice_same_bytes, tmp};
+use std::path::Path;
 
 fn small_config() -> String {
     include_str!("../../experiments/rule_filter_small.yaml")
@@ -25,17 +16,6 @@ fn small_config() -> String {
         .replace("input_p: 0.05", "input_p: 0.25")
         .replace("learn_s: 10", "learn_s: 0.5")
         .replace("score_s: 5", "score_s: 0.5")
-}
-
-fn run(args: &[&str], out: &Path) {
-    let o = bin()
-        .args(args)
-        .arg("--out")
-        .arg(out)
-        .arg("--quiet")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -63,16 +43,11 @@ fn rule_filter_repeats_and_resumes_without_resimulating() {
     let d = tmp("resume");
     let cfg = d.join("rf.yaml");
     std::fs::write(&cfg, small_config()).unwrap();
-    let c = cfg.to_str().unwrap();
-    run(&["run", c], &d.join("a"));
-    run(&["run", c], &d.join("b"));
-    let a = std::fs::read(d.join("a/metrics.json")).unwrap();
-    assert_eq!(a, std::fs::read(d.join("b/metrics.json")).unwrap());
+    let m = run_twice_same_bytes(&cfg, &d);
     assert_eq!(
         std::fs::read(d.join("a/rules.csv")).unwrap(),
         std::fs::read(d.join("b/rules.csv")).unwrap()
     );
-    let m: serde_json::Value = serde_json::from_slice(&a).unwrap();
     assert_eq!(m["rules"], 6);
 
     // Half the rules lost, as after an interruption: resuming simulates them again and ends
@@ -91,7 +66,10 @@ fn rule_filter_repeats_and_resumes_without_resimulating() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(a, std::fs::read(r.join("metrics.json")).unwrap());
+    assert_eq!(
+        std::fs::read(d.join("a/metrics.json")).unwrap(),
+        std::fs::read(r.join("metrics.json")).unwrap()
+    );
 
     // A rule already on disk is read back, not simulated: mark rule 0 accepted by hand and
     // the resumed run counts it.
@@ -117,17 +95,6 @@ fn rule_filter_repeats_and_resumes_without_resimulating() {
     assert_eq!(after as i64 - before as i64, if was { -1 } else { 1 });
 }
 
-/// Writes `text` to `cfg`, runs it into `d/a` and `d/b`, checks the two `metrics.json` are the
-/// same bytes and returns them parsed.
-fn run_twice_same_bytes(d: &Path, cfg: &Path, text: &str) -> serde_json::Value {
-    std::fs::write(cfg, text).unwrap();
-    run(&["run", cfg.to_str().unwrap()], &d.join("a"));
-    run(&["run", cfg.to_str().unwrap()], &d.join("b"));
-    let a = std::fs::read(d.join("a/metrics.json")).unwrap();
-    assert_eq!(a, std::fs::read(d.join("b/metrics.json")).unwrap());
-    serde_json::from_slice(&a).unwrap()
-}
-
 #[test]
 fn fsbi_example_rule_small_network_runs() {
     let d = tmp("fsbi");
@@ -137,7 +104,8 @@ fn fsbi_example_rule_small_network_runs() {
         .replace("n_inh: 1024", "n_inh: 64")
         .replace("learn_s: 60", "learn_s: 1")
         .replace("score_s: 10", "score_s: 1");
-    let m = run_twice_same_bytes(&d, &cfg, &text);
+    std::fs::write(&cfg, text).unwrap();
+    let m = run_twice_same_bytes(&cfg, &d);
     let p = &m["plausibility"];
     assert!(p["rate_exc"].as_f64().unwrap() > 0.5, "{m}");
     assert_eq!(p["pass"].as_array().unwrap().len(), 9);
@@ -161,7 +129,8 @@ fn fsbi_mlp_rule_small_network_runs_and_moves_weights() {
         .replace("n_inh: 1024", "n_inh: 64")
         .replace("learn_s: 10", "learn_s: 0.5")
         .replace("score_s: 5", "score_s: 0.5");
-    let m = run_twice_same_bytes(&d, &cfg, &text);
+    std::fs::write(&cfg, text).unwrap();
+    let m = run_twice_same_bytes(&cfg, &d);
     let w = m["plausibility"]["mean_w"].as_array().unwrap();
     // E->E and I->E learn by the MLP rule: their means leave the initial 0.1 and 1.0.
     assert!((w[0].as_f64().unwrap() - 0.1).abs() > 1e-6, "{m}");

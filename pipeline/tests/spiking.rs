@@ -1,13 +1,13 @@
 //! End to end: a scaled-down COBA network runs, writes its artifacts and repeats to the byte;
 //! its spike counts agree with its events and rates.
 
-use std::process::Command;
+mod common;
+
+use common::{run_twice_same_bytes, tmp};
 
 #[test]
 fn small_coba_network_runs_and_repeats() {
-    let d = std::env::temp_dir().join(format!("synplast-spiking-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
+    let d = tmp("coba");
     let cfg = d.join("coba.yaml");
     let text = include_str!("../../experiments/coba_benchmark.yaml")
         .replace("n_exc: 3200", "n_exc: 800")
@@ -15,17 +15,7 @@ fn small_coba_network_runs_and_repeats() {
         .replace("p: 0.02", "p: 0.08")
         .replace("duration_ms: 10000", "duration_ms: 1000");
     std::fs::write(&cfg, text).unwrap();
-    for out in ["a", "b"] {
-        let o = Command::new(env!("CARGO_BIN_EXE_synplast"))
-            .args(["run", cfg.to_str().unwrap(), "--quiet", "--out"])
-            .arg(d.join(out))
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    }
-    let a = std::fs::read(d.join("a/metrics.json")).unwrap();
-    assert_eq!(a, std::fs::read(d.join("b/metrics.json")).unwrap());
-    let m: serde_json::Value = serde_json::from_slice(&a).unwrap();
+    let m = run_twice_same_bytes(&cfg, &d);
     let (re, ri) = (
         m["rate_exc_hz"].as_f64().unwrap(),
         m["rate_inh_hz"].as_f64().unwrap(),
