@@ -220,6 +220,17 @@ fn too_big(v: &[f64], limit: f64) -> bool {
     v.iter().any(|x| x.is_nan() || x.abs() > limit)
 }
 
+/// The outcome when epoch `e`'s update failed (`failed`) or left a weight beyond the blow-up
+/// limit, else `None`.
+fn blow_up(task: &MetaTask, e: usize, failed: bool, w: &[f64], l: &[f64]) -> Option<Inner> {
+    let limit = task.blow_up_limit();
+    (failed || too_big(w, limit) || too_big(l, limit)).then(|| Inner {
+        loss: blow_up_score(e, task.epochs),
+        blown_at: Some(e),
+        w: w.to_vec(),
+    })
+}
+
 /// Runs the inner loop on one data set (no gradient).
 pub fn inner(task: &MetaTask, ds: &MetaDataset, theta: &[f64]) -> Inner {
     match task.loss {
@@ -238,15 +249,10 @@ fn inner_with<Rg: DifferentiableRule<f64>>(
     let mut w = ds.w0.clone();
     let mut l = vec![0.0; s.n_out * s.n_out];
     let mut y = vec![0.0; s.n_samples * s.n_out];
-    let limit = task.blow_up_limit();
     for e in 0..task.epochs {
         let r = batch_epoch(ff, lat, task.eta, s, &ds.x, &mut w, &mut l, &mut y);
-        if r.is_err() || too_big(&w, limit) || too_big(&l, limit) {
-            return Inner {
-                loss: blow_up_score(e, task.epochs),
-                blown_at: Some(e),
-                w,
-            };
+        if let Some(blown) = blow_up(task, e, r.is_err(), &w, &l) {
+            return blown;
         }
     }
     Inner {
@@ -282,7 +288,6 @@ fn inner_grad_with<Rg: DifferentiableRule<f64>>(
     let mut sw = vec![0.0; w.len() * p];
     let mut sl = vec![0.0; l.len() * p];
     let mut scratch = vec![0.0; sensitivity_scratch_len(s, p)?];
-    let limit = task.blow_up_limit();
     for e in 0..task.epochs {
         let r = batch_epoch_sensitivity(
             ff,
@@ -296,13 +301,8 @@ fn inner_grad_with<Rg: DifferentiableRule<f64>>(
             &mut sl,
             &mut scratch,
         );
-        if r.is_err() || too_big(&w, limit) || too_big(&l, limit) {
-            let inner = Inner {
-                loss: blow_up_score(e, task.epochs),
-                blown_at: Some(e),
-                w,
-            };
-            return Ok((inner, vec![0.0; p]));
+        if let Some(blown) = blow_up(task, e, r.is_err(), &w, &l) {
+            return Ok((blown, vec![0.0; p]));
         }
     }
     let mut dl_dw = vec![0.0; w.len()];
