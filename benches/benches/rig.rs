@@ -8,9 +8,10 @@ use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::hint::black_box;
 use std::time::Duration;
-use synplast::config::{parse_str, Experiment};
+use synplast::kinds::parse_str;
+use synplast::kinds::spiking::CobaNetwork;
+use synplast::kinds::spiking::Spiking;
 use synplast::rng::Rng;
-use synplast::spiking::CobaNetwork;
 use synplast_benches::values;
 use synplast_kernels::prune::{keep_probabilities, reset_diagonal, sample_symmetric, score};
 use synplast_kernels::rate::rate_step;
@@ -21,7 +22,10 @@ fn coba100(stdp: bool) -> CobaNetwork {
         .replace("n_exc: 3200", "n_exc: 80")
         .replace("n_inh: 800", "n_inh: 20")
         .replace("p: 0.02", "p: 0.2");
-    let Ok(Experiment::Spiking(mut cfg)) = parse_str(&text, "coba100.yaml") else {
+    let Some(mut cfg) = parse_str(&text, "coba100.yaml")
+        .ok()
+        .and_then(|e| e.config::<Spiking>().cloned())
+    else {
         panic!("config parses");
     };
     if !stdp {

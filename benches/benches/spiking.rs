@@ -5,13 +5,17 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::time::Duration;
-use synplast::config::{parse_str, Experiment};
+use synplast::kinds::parse_str;
+use synplast::kinds::spiking::CobaNetwork;
+use synplast::kinds::spiking::Spiking;
 use synplast::rng::Rng;
-use synplast::spiking::CobaNetwork;
 
 fn network(stdp: bool) -> CobaNetwork {
     let text = include_str!("../../experiments/coba_benchmark.yaml");
-    let Ok(Experiment::Spiking(mut cfg)) = parse_str(text, "coba_benchmark.yaml") else {
+    let Some(mut cfg) = parse_str(text, "coba_benchmark.yaml")
+        .ok()
+        .and_then(|e| e.config::<Spiking>().cloned())
+    else {
         panic!("the shipped benchmark config parses");
     };
     if !stdp {

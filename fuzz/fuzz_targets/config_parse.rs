@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let parsed = synplast::config::parse_bytes(data, "fuzz.yaml");
+    let parsed = synplast::kinds::parse_bytes(data, "fuzz.yaml");
     match parsed {
         Ok(exp) => {
             let overrides: Vec<String> = String::from_utf8_lossy(data)
@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
                 .take(8)
                 .map(str::to_string)
                 .collect();
-            let _ = synplast::config::apply_overrides(exp, &overrides);
+            let _ = exp.apply_overrides(&overrides);
         }
         Err(e) => {
             assert!(e.line >= 1 && e.col >= 1);

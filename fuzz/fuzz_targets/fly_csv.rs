@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use synplast::fit_behavior::{parse_fly_csv, reward_signals};
+use synplast::kinds::fit_behavior::{parse_fly_csv, reward_signals};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -1,20 +1,24 @@
-//! The `synplast` command line (DESIGN §5):
+//! The `synplast` command line (`docs/pipeline.md`): thin commands over the registry
+//! ([`crate::kinds`]) and the run directory ([`crate::rundir`]); it names no kind.
 //!
 //! ```text
-//! synplast run EXPERIMENT.yaml [--out DIR] [--force] [--quiet] [key.path=value ...]
+//! synplast run EXPERIMENT.yaml [--out DIR] [--force] [--quiet] [--threads N] [key.path=value ...]
+//! synplast run --resume DIR [--quiet] [--threads N]
 //! synplast check EXPERIMENT.yaml [key.path=value ...]
 //! synplast list
 //! ```
 //! Exit 0 on success; 2 on a bad command line, config or data (nothing written); 1 on a failure
 //! while running (the run directory keeps what was written and `meta.json` says why).
 
-use crate::config::{self, ConfigError, Experiment, KINDS};
-use crate::run::{run_experiment, RunOptions};
+use crate::config::ConfigError;
+use crate::kind::Experiment;
+use crate::kinds::{self, KINDS};
+use crate::rundir::{self, Resume, RunOptions};
 use std::path::PathBuf;
 
 const USAGE: &str = "usage:
-  synplast run EXPERIMENT.yaml [--out DIR] [--force] [--quiet] [key.path=value ...]
-  synplast run --resume DIR [--quiet]
+  synplast run EXPERIMENT.yaml [--out DIR] [--force] [--quiet] [--threads N] [key.path=value ...]
+  synplast run --resume DIR [--quiet] [--threads N]
   synplast check EXPERIMENT.yaml [key.path=value ...]
   synplast list
   synplast --version";
@@ -48,6 +52,7 @@ struct Parsed {
     force: bool,
     quiet: bool,
     resume: bool,
+    threads: Option<usize>,
     overrides: Vec<String>,
 }
 
@@ -58,6 +63,7 @@ fn parse(args: &[String], allow_run_flags: bool) -> Result<Parsed, String> {
         force: false,
         quiet: false,
         resume: false,
+        threads: None,
         overrides: Vec::new(),
     };
     let mut file = None;
@@ -76,6 +82,15 @@ fn parse(args: &[String], allow_run_flags: bool) -> Result<Parsed, String> {
                 file = Some(PathBuf::from(d).join("config.yaml"));
             }
             "--quiet" | "-q" if allow_run_flags => p.quiet = true,
+            "--threads" if allow_run_flags => {
+                let n = it.next().ok_or("--threads needs a number of threads")?;
+                p.threads = Some(
+                    n.parse::<usize>()
+                        .ok()
+                        .filter(|&n| (1..=4096).contains(&n))
+                        .ok_or_else(|| format!("--threads: expected 1 to 4096, got `{n}`"))?,
+                );
+            }
             s if s.starts_with('-') => return Err(format!("unknown option `{s}`")),
             s if s.contains('=') && file.is_some() => p.overrides.push(s.to_string()),
             s if file.is_none() => file = Some(PathBuf::from(s)),
@@ -94,18 +109,7 @@ fn parse(args: &[String], allow_run_flags: bool) -> Result<Parsed, String> {
 }
 
 fn load(p: &Parsed) -> Result<Experiment, ConfigError> {
-    let exp = config::load(&p.file)?;
-    config::apply_overrides(exp, &p.overrides)
-}
-
-/// Checks the data files an experiment reads (fly CSVs), so bad data is an exit-2 error
-/// before anything is written.
-fn check_data(exp: &Experiment) -> Result<(), String> {
-    match exp {
-        Experiment::FitBehavior(c) => crate::fit_behavior::check_data(c),
-        Experiment::Prune(c) => crate::prune::check_data(c),
-        _ => Ok(()),
-    }
+    kinds::load(&p.file)?.apply_overrides(&p.overrides)
 }
 
 fn cmd_check(args: &[String]) -> i32 {
@@ -115,7 +119,7 @@ fn cmd_check(args: &[String]) -> i32 {
     };
     match load(&p) {
         Ok(exp) => {
-            if let Err(e) = check_data(&exp) {
+            if let Err(e) = exp.check_data() {
                 eprintln!("{e}");
                 return 2;
             }
@@ -131,8 +135,12 @@ fn cmd_check(args: &[String]) -> i32 {
 
 fn cmd_list() -> i32 {
     println!("experiment kinds:");
-    for (k, d) in KINDS {
-        println!("  {k:<10} {d}");
+    for k in KINDS {
+        let resume = match k.resume() {
+            Resume::Checkpoints => "resumes from checkpoints",
+            Resume::Rerun => "--resume runs it again from the start",
+        };
+        println!("  {:<13} {} [{resume}]", k.name(), k.about());
     }
     println!("rules:");
     println!(
@@ -157,17 +165,21 @@ fn cmd_run(args: &[String]) -> i32 {
         Ok(p) => p,
         Err(e) => return usage_error(&e),
     };
-    let exp = match load(&p) {
+    let mut exp = match load(&p) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("{e}");
             return 2;
         }
     };
-    if let Err(e) = check_data(&exp) {
+    if let Err(e) = exp.check_data() {
         eprintln!("{e}");
         return 2;
     }
+    if let Some(n) = p.threads {
+        crate::parallel::set_threads(n);
+    }
+    exp.resolve();
     let opts = RunOptions {
         out: p.out,
         force: p.force,
@@ -179,5 +191,5 @@ fn cmd_run(args: &[String]) -> i32 {
             .collect(),
         resume: p.resume,
     };
-    run_experiment(exp, &opts)
+    rundir::run(&exp, &opts)
 }

@@ -1,18 +1,21 @@
-//! Ctrl-C: the first one asks the run to stop at the next epoch boundary (after its
-//! checkpoint is written), the second ends the process at once.
+//! Stop requests: the first Ctrl-C, SIGTERM (a cluster's `scancel`, a shutdown) or SIGHUP (a
+//! closed terminal) asks the run to stop at its next safe point (after its checkpoint is
+//! written), so `meta.json` says `interrupted` and `--resume` completes the run; a second one
+//! ends the process at once.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static REQUESTED: AtomicBool = AtomicBool::new(false);
 
-/// Installs the handler (once per process; later calls do nothing).
+/// Installs the handler for SIGINT, SIGTERM and SIGHUP (once per process; later calls do
+/// nothing).
 pub fn install() {
     let _ = ctrlc::set_handler(|| {
         if REQUESTED.swap(true, Ordering::SeqCst) {
-            eprintln!("\nsynplast: second interrupt, exiting now");
+            eprintln!("\nsynplast: second stop request, exiting now");
             std::process::exit(130);
         }
-        eprintln!("\nsynplast: interrupt received; stopping after the current epoch (Ctrl-C again to quit now)");
+        eprintln!("\nsynplast: stop requested (Ctrl-C, SIGTERM or SIGHUP); stopping at the next safe point (Ctrl-C again to quit now)");
     });
 }
 

@@ -4,40 +4,43 @@
 //! arrays and plots out. The numerical work is done by [`synplast_kernels`]; this crate owns
 //! memory, randomness, optimisers, files and the command line.
 //!
+//! Dependencies point one way: [`cli`] -> [`kinds`] (the registry) -> each kind's folder ->
+//! {[`rundir`], [`config`], [`fit`], [`sim`], numerics, plots, io} -> the kernels, with
+//! [`kind`] (the contract of a kind) and [`error`] at the bottom.
+//!
 //! | module | what |
 //! |---|---|
 //! | [`cli`] | `synplast run / check / list` |
-//! | [`config`] | experiment files: parsing, validation, overrides, hash |
-//! | [`run`] | run directory, `meta.json`, `metrics.json`, artifacts |
-//! | [`fit_rate`] | experiment kind `fit_rate` (Mehta et al. 2024, fig. 2) |
-//! | [`fit_behavior`] | experiment kind `fit_behavior` (Mehta et al. 2024, fig. 3, flies) |
-//! | [`prune`] | experiment kind `prune` (Moore & Chaudhuri 2020) |
-//! | [`fsbi`], [`rule_filter`] | the fSBI network and its plausibility metrics; kind `rule_filter` |
-//! | [`spiking`] | experiment kind `spiking` (the COBA benchmark network with doublet STDP) |
-//! | [`meta`] | experiment kind `meta_function` (Confavreux et al. 2020) |
+//! | [`kinds`] | the registry and one folder per experiment kind |
+//! | [`kind`] | the `Kind` trait and [`kind::Experiment`], a parsed experiment of any kind |
+//! | [`rundir`] | run directory: lock, `meta.json`, artifacts, checkpoint store, exit codes |
+//! | [`config`] | config primitives: bounded numbers, YAML with positions, overrides, term keys |
+//! | [`error`] | `ConfigError` (exit 2) and `RunError` (exit 1, or interrupted) |
+//! | [`fit`] | Adam with undo-and-halve, identifiability |
+//! | [`sim`] | the spiking networks shared by `spiking` and `rule_filter` |
+//! | [`history`] | fit histories as artifacts |
 //! | [`cmaes`], [`parallel`] | CMA-ES; deterministic parallel map |
-//! | [`adam`], [`linalg`], [`metrics`] | optimiser, eigen-decomposition, R^2 |
+//! | [`linalg`], [`metrics`], [`rng`] | eigen-decomposition, R^2 and summaries, random streams |
+//! | [`io`], [`plot`], [`progress`], [`interrupt`], [`yamlpath`] | files, SVG, progress, stop requests, YAML paths |
 //! | [`strategies`] | proptest strategies for testing rules and layers |
 
-pub mod adam;
 pub mod cli;
 pub mod cmaes;
 pub mod config;
-pub mod fit_behavior;
-pub mod fit_rate;
-pub mod fsbi;
+pub mod error;
+pub mod fit;
+pub mod history;
 pub mod interrupt;
 pub mod io;
+pub mod kind;
+pub mod kinds;
 pub mod linalg;
-pub mod meta;
 pub mod metrics;
 pub mod parallel;
 pub mod plot;
 pub mod progress;
-pub mod prune;
 pub mod rng;
-pub mod rule_filter;
-pub mod run;
-pub mod spiking;
+pub mod rundir;
+pub mod sim;
 pub mod strategies;
 pub mod yamlpath;

@@ -2,8 +2,10 @@
 //! differences, for the one-neuron and the lateral-layer networks.
 
 use proptest::prelude::*;
-use synplast::config::{Count, MetaLoss, MetaTaskConfig, NonNegative, Positive};
-use synplast::meta::{inner, inner_with_gradient, make_datasets, MetaTask};
+use synplast::config::{Count, NonNegative, Positive};
+use synplast::kinds::meta_function::{
+    inner, inner_with_gradient, make_datasets, MetaLoss, MetaTask, MetaTaskConfig,
+};
 use synplast::rng::Rng;
 use synplast_kernels::linear::LinearShape;
 

@@ -4,8 +4,8 @@
 //! Adam stays there, and one thresholding takes the estimate to Oja's rule.
 
 use std::path::Path;
-use synplast::config::{self, Experiment};
-use synplast::meta;
+use synplast::kinds;
+use synplast::kinds::meta_function::{self as meta, MetaFunction};
 use synplast::rng::Rng;
 
 /// Where plain Adam ends on the shipped task (600 iterations, seed 2020), rounded.
@@ -23,8 +23,11 @@ fn run(extra: &[&str]) -> meta::MetaHistory {
     );
     let mut overrides = vec![theta0, "optimizer.iterations=150".to_string()];
     overrides.extend(extra.iter().map(|s| s.to_string()));
-    let exp = config::apply_overrides(config::load(&path).unwrap(), &overrides).unwrap();
-    let Experiment::MetaFunction(cfg) = exp else {
+    let exp = kinds::load(&path)
+        .unwrap()
+        .apply_overrides(&overrides)
+        .unwrap();
+    let Some(cfg) = exp.config::<MetaFunction>().cloned() else {
         panic!("not a meta_function experiment")
     };
     let master = Rng::new(cfg.seed.unwrap());

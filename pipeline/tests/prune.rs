@@ -6,7 +6,7 @@ mod common;
 use common::{bin, run_twice_same_bytes, tmp};
 use nalgebra::DMatrix;
 use proptest::prelude::*;
-use synplast::prune::{eigenvalues, exact_covariance};
+use synplast::kinds::prune::{eigenvalues, exact_covariance};
 use synplast::rng::Rng;
 use synplast_kernels::prune::{
     keep_probabilities, reset_diagonal, rho_theory, sample_directed, sample_symmetric, score,

@@ -1,30 +1,22 @@
-//! Experiment kind `rule_filter`: candidate doublet rules from a box prior, each simulated in
-//! the fSBI network with its own seed, filtered by the plausibility constraints (Confavreux et
-//! al. 2023, one round of their filtering).
-//!
-//! Rules run in parallel on every core; results do not depend on scheduling (rule `k` draws its
-//! parameters from substream `k` of the seed and simulates with seed `seed ^ k`-derived
-//! streams). Each finished rule is written at once to `rules/rule-<k>.json` (atomically), and a
-//! resumed run (`synplast run --resume DIR`) reads those back instead of simulating again.
+//! The run of `rule_filter`: rules drawn, simulated in parallel, one record each, filtered;
+//! the tables, arrays and metrics.
 
-use crate::config::{Finite, RuleFilterConfig, CONSTRAINTS};
-use crate::fit_rate::RunError;
-use crate::fsbi::{simulate, Plausibility, TYPES};
-use crate::io::{csv_bytes, npy_bytes, write_atomic};
+use super::config::RuleFilterConfig;
+use crate::config::Finite;
+use crate::error::RunError;
+use crate::io::{csv_bytes, npy_bytes};
 use crate::parallel;
 use crate::progress::Progress;
 use crate::rng::Rng;
-use crate::run::{pretty, put, RunOptions};
+use crate::rundir::RunDir;
+use crate::sim::fsbi::{simulate, FsbiConfig, Plausibility, CONSTRAINTS, TYPES};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::path::Path;
 
 /// One candidate's parameters (`[tau_pre s, tau_post s, alpha, beta, gamma, kappa]` per type in
 /// `ee, ei, ie, ii` order; static types are all zero) and outcome.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RuleRecord {
-    /// Hash of the config that produced it (a record of another config is not reused).
-    pub config_hash: String,
     /// Index of the rule.
     pub index: u32,
     /// 24 parameters.
@@ -40,7 +32,7 @@ pub fn draw(cfg: &RuleFilterConfig, k: u32) -> Vec<f64> {
     let mut rng = Rng::new(cfg.seed.unwrap_or(0)).substream(k);
     let mut p = vec![0.0; 24];
     for (t, name) in TYPES.iter().enumerate() {
-        if cfg.types.iter().any(|x| x == name) {
+        if cfg.types.iter().any(|x| x.name() == *name) {
             for j in 0..6 {
                 let (lo, hi) = if j < 2 {
                     (cfg.prior_tau[0].0, cfg.prior_tau[1].0)
@@ -54,10 +46,10 @@ pub fn draw(cfg: &RuleFilterConfig, k: u32) -> Vec<f64> {
     p
 }
 
-fn with_rules(cfg: &RuleFilterConfig, p: &[f64]) -> crate::config::FsbiConfig {
+fn with_rules(cfg: &RuleFilterConfig, p: &[f64]) -> FsbiConfig {
     let mut f = cfg.network.clone();
     let rule = |t: usize| -> Option<[Finite; 6]> {
-        cfg.types.iter().any(|x| x == TYPES[t]).then(|| {
+        cfg.types.iter().any(|x| x.index() == t).then(|| {
             let mut r = [Finite(0.0); 6];
             for j in 0..6 {
                 r[j] = Finite(p[t * 6 + j]);
@@ -77,33 +69,25 @@ fn accepted(cfg: &RuleFilterConfig, m: &Plausibility) -> bool {
         *ok || cfg
             .require
             .as_ref()
-            .is_some_and(|r| !r.iter().any(|x| x == k))
+            .is_some_and(|r| !r.iter().any(|x| x.name() == k))
     })
 }
 
+/// The folder of the per-rule records.
+pub const RULE_RECORDS: &str = "rules";
+
 /// Runs a `rule_filter` experiment into `dir` (continuing from the rule files already there).
-pub fn run(
-    cfg: &RuleFilterConfig,
-    exp: &crate::config::Experiment,
-    dir: &Path,
-    opts: &RunOptions,
-) -> Result<String, RunError> {
+pub fn run(cfg: &RuleFilterConfig, dir: &RunDir) -> Result<String, RunError> {
     let seed = cfg.seed.unwrap_or(0);
-    let rules_dir = dir.join("rules");
-    std::fs::create_dir_all(&rules_dir)
-        .map_err(|e| RunError::new(format!("{}: {e}", rules_dir.display())))?;
+    let store = dir.store();
+    store.record_folder(RULE_RECORDS)?;
     let k_all: Vec<u32> = (0..cfg.rules.0).collect();
-    let hash = exp.hash();
-    let progress = Progress::new(k_all.len(), "rules", opts.quiet);
+    let progress = Progress::new(k_all.len(), "rules", dir.quiet());
     let results: Vec<Result<Option<RuleRecord>, RunError>> = parallel::map(&k_all, |&k| {
-        let path = rules_dir.join(format!("rule-{k}.json"));
-        if let Ok(bytes) = std::fs::read(&path) {
-            if let Ok(r) = serde_json::from_slice::<RuleRecord>(&bytes) {
-                if r.config_hash == hash && r.index == k {
-                    progress.tick(1, None);
-                    return Ok(Some(r));
-                }
-            }
+        let key = format!("rule-{k}");
+        if let Some(r) = store.record::<RuleRecord>(RULE_RECORDS, &key)? {
+            progress.tick(1, None);
+            return Ok(Some(r));
         }
         if crate::interrupt::requested() {
             return Ok(None);
@@ -117,15 +101,12 @@ pub fn run(
             return Ok(None);
         };
         let rec = RuleRecord {
-            config_hash: hash.clone(),
             index: k,
             params,
             metrics: serde_json::to_value(&o.metrics).unwrap_or_default(),
             accepted: accepted(cfg, &o.metrics),
         };
-        let bytes = serde_json::to_vec(&rec).unwrap_or_default();
-        write_atomic(&path, &bytes)
-            .map_err(|e| RunError::new(format!("{}: cannot write: {e}", path.display())))?;
+        store.save_record(RULE_RECORDS, &key, &rec)?;
         progress.tick(1, None);
         Ok(Some(rec))
     });
@@ -168,10 +149,9 @@ pub fn run(
         })
         .collect();
     let header_ref: Vec<&str> = header.iter().map(|s| s.as_str()).collect();
-    put(dir, "rules.csv", &csv_bytes(&header_ref, &rows))?;
+    dir.put("rules.csv", &csv_bytes(&header_ref, &rows))?;
     let acc: Vec<&RuleRecord> = records.iter().filter(|r| r.accepted).collect();
-    put(
-        dir,
+    dir.put(
         "accepted.csv",
         &csv_bytes(
             &header_ref,
@@ -183,13 +163,9 @@ pub fn run(
         ),
     )?;
     let all: Vec<f64> = records.iter().flat_map(|r| r.params.clone()).collect();
-    put(dir, "params.npy", &npy_bytes(&[records.len(), 24], &all))?;
+    dir.put("params.npy", &npy_bytes(&[records.len(), 24], &all))?;
     let accp: Vec<f64> = acc.iter().flat_map(|r| r.params.clone()).collect();
-    put(
-        dir,
-        "accepted_params.npy",
-        &npy_bytes(&[acc.len(), 24], &accp),
-    )?;
+    dir.put("accepted_params.npy", &npy_bytes(&[acc.len(), 24], &accp))?;
     let passes: serde_json::Map<String, serde_json::Value> = CONSTRAINTS
         .iter()
         .map(|c| {
@@ -212,14 +188,14 @@ pub fn run(
         "experiment": cfg.name,
         "kind": "rule_filter",
         "seed": seed,
-        "config_hash": exp.hash(),
+        "config_hash": dir.config_hash(),
         "rules": records.len(),
         "accepted": acc.len(),
         "aborted_by_rate_checker": aborted,
         "passing_each_constraint": passes,
         "accepted_indices": acc.iter().map(|r| r.index).collect::<Vec<_>>(),
     });
-    put(dir, "metrics.json", &pretty(&metrics))?;
+    dir.put_json("metrics.json", &metrics)?;
     Ok(format!(
         "{}: {} rules simulated, {} accepted, {} stopped by the rate checker; constraints met: {}",
         cfg.name,

@@ -1,30 +1,10 @@
-//! Experiment kind `meta_function`: meta-learn a plasticity rule from the function it must give
-//! a network (Confavreux et al. 2020; DESIGN §3.4).
-//!
-//! Inner loop, per data set: inputs `x ~ N(0, Q^T D Q)` (`Q` a random rotation of its own), a
-//! linear network `y = W x + L y` ([`synplast_kernels::linear`]) whose weights change once per
-//! epoch by the Taylor rule averaged over the samples. Task loss: for each output `i`,
-//! `min(|pc_i - w_i|, |pc_i + w_i|)` with `pc_i` the data set's `i`-th principal component (of
-//! its sample second-moment matrix, which is what the batch rule sees), averaged over outputs
-//! and data sets. A data set whose weights become non-finite or exceed `1e5 / n_samples` in
-//! absolute value at epoch `e` scores `(epochs - e) / epochs + 1` instead. Objective: task loss
-//! plus `l1 * sum |theta|`.
-//!
-//! Outer loop: CMA-ES on the objective, or Adam on its exact gradient, carried through every
-//! epoch of every data set by forward sensitivities. A gradient step that makes more data sets
-//! blow up is undone and the learning rate halved (a blown-up data set's score is flat, so the
-//! gradient could not lead back). Optionally, sequential thresholding ([`sparsify`]): every
-//! `threshold_every` iterations the coefficients below `threshold` in magnitude are set to zero
-//! and the optimiser's moments restart. Candidates (CMA-ES) or data sets
-//! (gradient) are evaluated in parallel; results do not depend on the number of threads.
-//!
-//! Random streams (substreams of the seed): 0 training data sets, 1 initial theta, 2 CMA-ES
-//! sampling, 3 held-out data sets.
+//! The inner loop of `meta_function` (data sets, the linear network, the task loss and its
+//! exact gradient) and the outer loop (CMA-ES or gradient steps, with thresholding).
 
-use crate::adam::{l1_subgradient, Adam};
+use super::config::{GradientStep, MetaFunctionConfig, MetaLoss, MetaMethod, MetaTaskConfig};
 use crate::cmaes::CmaEs;
-use crate::config::{GradientStep, MetaFunctionConfig, MetaLoss, MetaMethod, MetaTaskConfig};
-use crate::fit_rate::RunError;
+use crate::error::RunError;
+use crate::fit::{l1_subgradient, Adam};
 use crate::linalg::symmetric_eigen;
 use crate::parallel;
 use crate::rng::Rng;

@@ -1,4 +1,4 @@
-//! The recurrent E/I network of Confavreux et al. 2023 (DESIGN §3.6) with doublet plasticity
+//! The recurrent E/I network of Confavreux et al. 2023 (`docs/spiking_fsbi.md`) with doublet plasticity
 //! per connection type, Poisson inputs, synaptic delays, a rate checker, and the plausibility
 //! metrics of the paper, measured in a scoring window after a learning phase.
 //!
@@ -19,11 +19,15 @@
 //! (`max |2 (w_end - w_start) / (w_end + w_start)|` over plastic types, means at the start and
 //! end of the window).
 
-use crate::config::{Constraints, FsbiConfig};
-use crate::metrics::{isi_cvs, mean};
+pub mod config;
+pub mod plausibility;
+
+pub use config::*;
+pub use plausibility::{plausibility, Plausibility};
+
+use crate::config::Finite;
 use crate::rng::Rng;
-use crate::spiking::Csr;
-use serde::Serialize;
+use crate::sim::csr::Csr;
 use synplast_kernels::spiking::{
     deliver, doublet_post, doublet_pre, fsbi_step, mlp_post, mlp_pre, poisson_next_step,
     traces_update, DoubletRule, FsbiNeuron, MlpReadout, PostState, RateChecker, SpikeRing,
@@ -111,8 +115,8 @@ pub struct FsbiNetwork {
     ci_lp: Vec<f64>,
 }
 
-fn mlp_of(m: &crate::config::MlpReadoutConfig, w_max: f64) -> MlpReadout<f64> {
-    let a = |v: &[crate::config::Finite; 5]| [v[0].0, v[1].0, v[2].0, v[3].0, v[4].0];
+fn mlp_of(m: &MlpReadoutConfig, w_max: f64) -> MlpReadout<f64> {
+    let a = |v: &[Finite; 5]| [v[0].0, v[1].0, v[2].0, v[3].0, v[4].0];
     MlpReadout {
         eta: m.eta.0,
         pre: a(&m.pre),
@@ -147,11 +151,7 @@ pub fn feature_network(rng: &mut Rng) -> SpikingMlp<f64, MLP_HIDDEN> {
     m
 }
 
-fn rule_of(
-    r: &Option<[crate::config::Finite; 6]>,
-    eta: f64,
-    w_max: f64,
-) -> Option<DoubletRule<f64>> {
+fn rule_of(r: &Option<[Finite; 6]>, eta: f64, w_max: f64) -> Option<DoubletRule<f64>> {
     r.as_ref().map(|r| DoubletRule {
         tau_pre: r[0].0 * 1000.0,
         tau_post: r[1].0 * 1000.0,
@@ -431,197 +431,6 @@ impl FsbiNetwork {
     }
 }
 
-/// Plausibility metrics and the constraints' verdicts.
-#[derive(Debug, Clone, Serialize)]
-pub struct Plausibility {
-    /// The rate checker stopped the run.
-    pub aborted: bool,
-    /// Simulated seconds when it stopped (or in all).
-    pub simulated_s: f64,
-    /// E rate (Hz).
-    pub rate_exc: f64,
-    /// I rate (Hz).
-    pub rate_inh: f64,
-    /// Mean CV(ISI), E.
-    pub cv_isi: f64,
-    /// Mean CV(ISI), I.
-    pub cv_isi_inh: f64,
-    /// Spatial Fano factor, E.
-    pub fano_spatial: f64,
-    /// Temporal Fano factor, E.
-    pub fano_temporal: f64,
-    /// Auto-covariance, E.
-    pub autocov: f64,
-    /// Fraction of plastic weights at 0 or w_max.
-    pub saturation: f64,
-    /// Largest relative drift of a plastic type's mean weight over the window.
-    pub creep: f64,
-    /// Mean weights per type at the end (ee, ei, ie, ii).
-    pub mean_w: [f64; 4],
-    /// Each constraint: name and whether it holds.
-    pub pass: Vec<(String, bool)>,
-    /// All hold.
-    pub plausible: bool,
-}
-
-fn var_over_mean(c: &[f64]) -> Option<f64> {
-    let m = mean(c);
-    (m > 0.0).then(|| c.iter().map(|x| (x - m).powi(2)).sum::<f64>() / c.len() as f64 / m)
-}
-
-/// Computes the metrics from the scoring window's spike steps (per neuron, relative to the
-/// window's start), its length in steps, and the weights.
-pub fn plausibility(
-    net: &FsbiNetwork,
-    times: &[Vec<u32>],
-    window_steps: usize,
-    w_start: [f64; 4],
-    aborted: bool,
-    c: &Constraints,
-) -> Plausibility {
-    let dt = 0.1;
-    let secs = window_steps as f64 * dt * 1e-3;
-    let ne = net.n_exc;
-    let rate = |r: std::ops::Range<usize>| {
-        let n = r.len().max(1) as f64;
-        times[r].iter().map(|t| t.len()).sum::<usize>() as f64 / n / secs.max(1e-12)
-    };
-    let cv = |r: std::ops::Range<usize>| mean(&isi_cvs(&times[r]));
-    let counts = |bin: usize| -> Vec<Vec<f64>> {
-        let nb = (window_steps / bin).max(1);
-        times[..ne]
-            .iter()
-            .map(|t| {
-                let mut c = vec![0.0; nb];
-                for &s in t {
-                    let b = s as usize / bin;
-                    if b < nb {
-                        c[b] += 1.0;
-                    }
-                }
-                c
-            })
-            .collect()
-    };
-    let c100 = counts(1000);
-    let fano_temporal = mean(
-        &c100
-            .iter()
-            .filter_map(|c| var_over_mean(c))
-            .collect::<Vec<_>>(),
-    );
-    let nb = c100.first().map(|c| c.len()).unwrap_or(0);
-    let fano_spatial = mean(
-        &(0..nb)
-            .filter_map(|b| var_over_mean(&c100.iter().map(|c| c[b]).collect::<Vec<_>>()))
-            .collect::<Vec<_>>(),
-    );
-    let c10 = counts(100);
-    let autocov = mean(
-        &c10.iter()
-            .filter_map(|c| {
-                let m = mean(c);
-                let v: f64 = c.iter().map(|x| (x - m).powi(2)).sum();
-                (v > 0.0).then(|| {
-                    let lags: Vec<f64> = (1..=10)
-                        .filter(|&l| l < c.len())
-                        .map(|l| {
-                            (0..c.len() - l)
-                                .map(|i| (c[i] - m) * (c[i + l] - m))
-                                .sum::<f64>()
-                                / v
-                        })
-                        .collect();
-                    mean(&lags)
-                })
-            })
-            .collect::<Vec<_>>(),
-    );
-    let mut at_bound = 0usize;
-    let mut plastic = 0usize;
-    let mut creep = 0.0f64;
-    let mut mean_w = [0.0; 4];
-    for (k, pr) in net.proj.iter().enumerate() {
-        mean_w[k] = net.mean_w(k);
-        let w_max = match &pr.plasticity {
-            Plasticity::Doublet(r) => Some(r.w_max),
-            Plasticity::Mlp(r) => Some(r.w_max),
-            Plasticity::Static => None,
-        };
-        if let Some(w_max) = w_max {
-            plastic += pr.csr.w.len();
-            at_bound += pr
-                .csr
-                .w
-                .iter()
-                .filter(|w| **w <= 0.0 || **w >= w_max)
-                .count();
-            let (a, b) = (w_start[k], mean_w[k]);
-            let d = if a + b > 0.0 {
-                (2.0 * (b - a) / (a + b)).abs()
-            } else {
-                0.0
-            };
-            creep = creep.max(d);
-        }
-    }
-    let saturation = at_bound as f64 / plastic.max(1) as f64;
-    let (re, ri) = (rate(0..ne), rate(ne..net.n));
-    let inside = |x: f64, lo: f64, hi: f64| x.is_finite() && x >= lo && x <= hi;
-    let pass = vec![
-        (
-            "rate_exc".to_string(),
-            !aborted && inside(re, c.rate[0].0, c.rate[1].0),
-        ),
-        (
-            "rate_inh".to_string(),
-            !aborted && inside(ri, c.rate[0].0, c.rate[1].0),
-        ),
-        (
-            "cv_isi".to_string(),
-            !aborted && cv(0..ne) >= c.cv_isi_min.0,
-        ),
-        (
-            "fano_spatial".to_string(),
-            !aborted && inside(fano_spatial, c.fano[0].0, c.fano[1].0),
-        ),
-        (
-            "fano_temporal".to_string(),
-            !aborted && inside(fano_temporal, c.fano[0].0, c.fano[1].0),
-        ),
-        (
-            "autocov".to_string(),
-            !aborted && autocov.is_finite() && autocov <= c.autocov_max.0,
-        ),
-        (
-            "saturation".to_string(),
-            !aborted && saturation <= c.saturation_max.0,
-        ),
-        ("creep".to_string(), !aborted && creep <= c.creep_max.0),
-        (
-            "mean_weights_bounded".to_string(),
-            mean_w.iter().all(|w| w.is_finite()),
-        ),
-    ];
-    let plausible = pass.iter().all(|p| p.1);
-    Plausibility {
-        aborted,
-        simulated_s: net.t as f64 * dt * 1e-3,
-        rate_exc: re,
-        rate_inh: ri,
-        cv_isi: cv(0..ne),
-        cv_isi_inh: cv(ne..net.n),
-        fano_spatial,
-        fano_temporal,
-        autocov,
-        saturation,
-        creep,
-        mean_w,
-        pass,
-        plausible,
-    }
-}
-
 /// What one simulation gives: metrics, the scoring window's spikes, and sampled traces.
 pub struct Outcome {
     /// Metrics and verdicts.
@@ -706,131 +515,4 @@ pub fn simulate(
         rates,
         events: net.events,
     }))
-}
-
-/// Runs a `spiking` experiment with model `fsbi` into `dir`; returns the summary.
-pub fn run(
-    cfg: &crate::config::SpikingConfig,
-    exp: &crate::config::Experiment,
-    dir: &std::path::Path,
-    opts: &crate::run::RunOptions,
-) -> Result<String, crate::fit_rate::RunError> {
-    use crate::fit_rate::RunError;
-    use crate::io::{csv_bytes, npy_bytes, write_atomic};
-    use crate::plot::{line_chart, Series};
-    use crate::run::{pretty, put};
-    use serde_json::json;
-    let f = cfg
-        .fsbi
-        .as_ref()
-        .ok_or_else(|| RunError::new("model fsbi needs an fsbi section"))?;
-    let seed = cfg.seed.unwrap_or(0);
-    let progress = crate::progress::Progress::new(100, "% simulated", opts.quiet);
-    let clock = std::time::Instant::now();
-    let outcome = simulate(f, seed, |_| {
-        progress.tick(1, None);
-        !crate::interrupt::requested()
-    })
-    .map_err(|e| RunError::new(format!("simulation: {e}")))?;
-    progress.finish();
-    let wall = clock.elapsed().as_secs_f64();
-    let Some(o) = outcome else {
-        return Err(RunError::interrupted());
-    };
-    let m = &o.metrics;
-    let ne = f.n_exc.get();
-    let spikes: Vec<f64> = o
-        .times
-        .iter()
-        .enumerate()
-        .flat_map(|(i, t)| t.iter().flat_map(move |s| [*s as f64 * 0.1, i as f64]))
-        .collect();
-    put(
-        dir,
-        "spikes_window.npy",
-        &npy_bytes(&[spikes.len() / 2, 2], &spikes),
-    )?;
-    let wflat: Vec<f64> = o.weights.iter().flatten().copied().collect();
-    put(
-        dir,
-        "weights.npy",
-        &npy_bytes(&[o.weights.len(), 5], &wflat),
-    )?;
-    put(
-        dir,
-        "weights.csv",
-        &csv_bytes(&["time_s", "ee", "ei", "ie", "ii"], &o.weights),
-    )?;
-    let series = |k: usize, name: &str, color: &str| Series {
-        name: name.into(),
-        points: o
-            .rates
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (i as f64 * 0.1, r[k]))
-            .collect(),
-        color: color.into(),
-        width: 1.2,
-    };
-    put(
-        dir,
-        "rate.svg",
-        line_chart(
-            "Population rates (100 ms bins)",
-            "time (s)",
-            "rate (Hz)",
-            &[series(0, "E", "#1f77b4"), series(1, "I", "#d62728")],
-            false,
-        )
-        .as_bytes(),
-    )?;
-    let window_steps = (f.score_s.0 * 1e4).round() as usize;
-    put(
-        dir,
-        "raster.svg",
-        crate::spiking::raster_svg(&o.times, ne, window_steps, 0.1).as_bytes(),
-    )?;
-    let metrics = json!({
-        "experiment": cfg.name,
-        "kind": "spiking",
-        "model": "fsbi",
-        "seed": seed,
-        "config_hash": exp.hash(),
-        "synaptic_events": o.events,
-        "plausibility": m,
-    });
-    put(dir, "metrics.json", &pretty(&metrics))?;
-    let timing = json!({
-        "simulation_seconds": wall,
-        "wall_seconds_per_simulated_second": wall / m.simulated_s.max(1e-12),
-        "threads": 1,
-    });
-    write_atomic(&dir.join("timing.json"), &pretty(&timing))
-        .map_err(|e| RunError::new(format!("timing.json: {e}")))?;
-    let verdicts: Vec<String> = m
-        .pass
-        .iter()
-        .map(|(k, ok)| format!("{k} {}", if *ok { "pass" } else { "FAIL" }))
-        .collect();
-    Ok(format!(
-        "{}: {} s simulated{}; E {:.2} Hz, I {:.2} Hz, CV ISI {:.3}, Fano spatial {:.3} temporal {:.3}, autocov {:.4}, saturation {:.4}, creep {:.4}, mean w [ee {:.4}, ei {:.4}, ie {:.4}, ii {:.4}]\nconstraints: {}\nplausible: {}\nwall time: {wall:.1} s ({:.3} s per simulated second, one thread)",
-        cfg.name,
-        m.simulated_s,
-        if m.aborted { " (stopped by the rate checker)" } else { "" },
-        m.rate_exc,
-        m.rate_inh,
-        m.cv_isi,
-        m.fano_spatial,
-        m.fano_temporal,
-        m.autocov,
-        m.saturation,
-        m.creep,
-        m.mean_w[0],
-        m.mean_w[1],
-        m.mean_w[2],
-        m.mean_w[3],
-        verdicts.join(", "),
-        m.plausible,
-        wall / m.simulated_s.max(1e-12)
-    ))
 }

@@ -1,21 +1,13 @@
-//! Experiment kind `fit_rate`: infer a Taylor rule from the activity of a plastic rate layer
-//! (Mehta et al. 2024, fig. 2; DESIGN §3.2).
-//!
-//! A teacher rule generates trajectories `y_t = sigmoid(W_t x_t)`, `W_{t+1} = W_t + eta dW`
-//! from random `W_0` and Gaussian inputs; Gaussian noise is added to the observed activity and
-//! only a fraction of output neurons is observed. A student rule's coefficients are fitted by
-//! Adam, one step per trajectory, on the exact gradient of the trajectory MSE (plus L1). The
-//! fitted rule is evaluated on fresh trajectories (R^2 of weights and of activity), and the
-//! Gauss-Newton matrix at the fit tells which coefficient directions the data determine.
-//!
-//! Random streams (substreams of the seed): 0 training data, 1 observation noise, 2 observed
-//! neurons, 3 initial theta, 4 evaluation data. A grid shares them, so its cells differ only
-//! by noise scale and observed fraction.
+//! Data, fit and checkpoints of `fit_rate`: teacher trajectories, Adam (one step per
+//! trajectory, undo-and-halve on blow-up) and Levenberg-Marquardt on the exact Gauss-Newton
+//! matrix, with the whole state saved between epochs so a fit resumes to the same bits.
 
-use crate::adam::Adam;
-use crate::config::{teacher_theta, trainable_mask, FitRateConfig, GradientMethod};
-use crate::linalg::{solve_spd, symmetric_eigen};
-use crate::metrics::R2;
+use super::config::FitRateConfig;
+use super::evaluate::{evaluate, identifiability, Evaluation};
+use crate::error::{kernel_error as kernel_err, RunError};
+use crate::fit::identify::Identifiability;
+use crate::fit::{GradientMethod, GuardedAdam};
+use crate::linalg::solve_spd;
 use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
 use synplast_kernels::gradient::{
@@ -23,41 +15,8 @@ use synplast_kernels::gradient::{
     loss_scratch_len, trajectory_loss, Observation, Shape,
 };
 use synplast_kernels::rate::simulate;
-use synplast_kernels::taylor::{TAYLOR_TERMS, TERM_LABELS};
+use synplast_kernels::taylor::TAYLOR_TERMS;
 use synplast_kernels::{KernelError, TaylorRule};
-
-/// A failure while running (exit code 1).
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunError {
-    /// What happened.
-    pub message: String,
-    /// True when the run stopped because it was asked to (Ctrl-C), not because it failed.
-    pub interrupted: bool,
-}
-
-impl RunError {
-    /// A failure with a message.
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            interrupted: false,
-        }
-    }
-
-    /// A requested stop.
-    pub fn interrupted() -> Self {
-        Self {
-            message: "interrupted".into(),
-            interrupted: true,
-        }
-    }
-}
-
-impl std::fmt::Display for RunError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
 
 /// The layer's fixed quantities.
 #[derive(Debug, Clone, Copy)]
@@ -112,10 +71,6 @@ pub struct Dataset {
     pub noise: Vec<f64>,
 }
 
-fn kernel_err(context: &str, e: KernelError) -> RunError {
-    RunError::new(format!("{context}: {e}"))
-}
-
 impl Dataset {
     /// Generates `n` teacher trajectories from `data_rng`, and noise draws from `noise_rng`.
     pub fn generate(
@@ -155,7 +110,7 @@ impl Dataset {
             .collect()
     }
 
-    fn parts<'a>(
+    pub(super) fn parts<'a>(
         &'a self,
         p: &Problem,
         k: usize,
@@ -258,16 +213,8 @@ pub struct FitCheckpoint {
     pub lm_finished: bool,
     /// Current coefficients.
     pub theta: [f64; TAYLOR_TERMS],
-    /// Coefficients before the last Adam step.
-    pub before_step: [f64; TAYLOR_TERMS],
-    /// Learning-rate factor from undone steps.
-    pub rate_scale: f64,
-    /// Undone Adam steps so far.
-    pub rejected_steps: usize,
-    /// Undone Adam steps in a row.
-    pub consecutive: usize,
-    /// Adam's moments and step count.
-    pub adam: Adam,
+    /// Adam with its undo state.
+    pub opt: GuardedAdam,
     /// Levenberg-Marquardt damping.
     pub lm_mu: f64,
     /// Coefficients at the start and after every epoch and iteration.
@@ -284,11 +231,7 @@ impl FitCheckpoint {
             lm_iterations_done: 0,
             lm_finished: false,
             theta,
-            before_step: theta,
-            rate_scale: 1.0,
-            rejected_steps: 0,
-            consecutive: 0,
-            adam: Adam::new(TAYLOR_TERMS, cfg.fit.lr.0, cfg.fit.l1.0),
+            opt: GuardedAdam::new(TAYLOR_TERMS, cfg.fit.lr.0, cfg.fit.l1.0),
             lm_mu: 1e-3,
             theta_history: vec![theta],
             loss_history: Vec::new(),
@@ -348,13 +291,13 @@ pub fn fit(
         theta: st.theta,
         theta_history: st.theta_history,
         loss_history: st.loss_history,
-        rejected_steps: st.rejected_steps,
+        rejected_steps: st.opt.undone,
     })
 }
 
 /// Adam: `epochs` passes, one step per trajectory in order, optional geometric learning-rate
 /// decay and L1 penalty. A step after which a trajectory's weights blow up is undone and the
-/// rate halved; the fit fails after [`MAX_CONSECUTIVE_REJECTIONS`] such steps in a row.
+/// rate halved; the fit fails when a step cannot be undone (see [`GuardedAdam`]).
 #[allow(clippy::too_many_arguments)]
 fn fit_adam(
     cfg: &FitRateConfig,
@@ -385,30 +328,23 @@ fn fit_adam(
             };
             match bufs.compute(p, &rule, w0, &obs) {
                 Ok(loss) => {
-                    st.consecutive = 0;
                     total += loss;
                     counted += 1;
-                    st.before_step = st.theta;
                     let step = (epoch * data.n + k) as i32;
-                    st.adam.lr = cfg.fit.lr.0 * decay.powi(step) * st.rate_scale;
-                    st.adam.step(&mut st.theta, &bufs.grad, &trainable);
+                    let lr = cfg.fit.lr.0 * decay.powi(step);
+                    st.opt.step(&mut st.theta, &bufs.grad, &trainable, lr);
                 }
                 Err(e @ KernelError::NonFinite { .. }) => {
                     // The last step made this trajectory's weights blow up: undo it, halve
                     // the rate, go on with the next trajectory.
-                    st.rejected_steps += 1;
-                    st.consecutive += 1;
-                    if st.consecutive > MAX_CONSECUTIVE_REJECTIONS || st.theta == st.before_step {
+                    if let Err(undone) = st.opt.undo(&mut st.theta) {
                         return Err(kernel_err(
                             &format!(
-                                "fit diverged in epoch {epoch}, trajectory {k}, after {} undone steps (try a smaller fit.lr)",
-                                st.rejected_steps
+                                "fit diverged in epoch {epoch}, trajectory {k}, after {undone} undone steps (try a smaller fit.lr)"
                             ),
                             e,
                         ));
                     }
-                    st.theta = st.before_step;
-                    st.rate_scale *= 0.5;
                 }
                 Err(e) => return Err(kernel_err("gradient", e)),
             }
@@ -420,9 +356,6 @@ fn fit_adam(
     }
     Ok(())
 }
-
-/// Undone Adam steps in a row after which the fit gives up.
-pub const MAX_CONSECUTIVE_REJECTIONS: usize = 30;
 
 /// Mean loss, its gradient and the Gauss-Newton matrix of the mean loss
 /// (`(2 / (T sum m)) * mean_k J_k^T M J_k`), all 27 coefficients.
@@ -563,174 +496,6 @@ pub fn mean_loss(
     Ok(total / data.n as f64)
 }
 
-/// R^2 of the student's weight and activity trajectories against the teacher's.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Evaluation {
-    /// R^2 of `W_1 ..= W_T` (columns: synapses; rows: steps of all trajectories).
-    pub r2_weights: f64,
-    /// R^2 of `y_0 .. y_{T-1}` of every output neuron.
-    pub r2_activity: f64,
-}
-
-/// Simulates teacher and student from the same `W_0` and inputs and scores the student.
-pub fn evaluate(
-    p: &Problem,
-    teacher: &TaylorRule<f64>,
-    student: &TaylorRule<f64>,
-    data: &Dataset,
-) -> Result<Evaluation, RunError> {
-    let Shape { n_in, n_out, steps } = p.shape;
-    let mut rw = R2::new(p.n_syn);
-    let mut ry = R2::new(n_out);
-    let mut w = vec![0.0; p.n_syn];
-    let mut wt = vec![0.0; (steps + 1) * p.n_syn];
-    let mut ws = vec![0.0; (steps + 1) * p.n_syn];
-    let mut ys = vec![0.0; steps * n_out];
-    for k in 0..data.n {
-        let (w0, x, yt) = data.parts(p, k, &data.y);
-        simulate(teacher, p.eta, n_in, w0, x, &mut w, &mut ys, Some(&mut wt))
-            .map_err(|e| kernel_err("teacher on evaluation data", e))?;
-        simulate(student, p.eta, n_in, w0, x, &mut w, &mut ys, Some(&mut ws))
-            .map_err(|e| kernel_err(&format!("fitted rule on evaluation trajectory {k}"), e))?;
-        for t in 1..=steps {
-            let r = t * p.n_syn..(t + 1) * p.n_syn;
-            rw.push(&wt[r.clone()], &ws[r]);
-        }
-        for t in 0..steps {
-            let r = t * n_out..(t + 1) * n_out;
-            ry.push(&yt[r.clone()], &ys[r]);
-        }
-    }
-    Ok(Evaluation {
-        r2_weights: rw.score(),
-        r2_activity: ry.score(),
-    })
-}
-
-/// One poorly determined direction in coefficient space.
-#[derive(Debug, Clone, Serialize)]
-pub struct Direction {
-    /// Eigenvalue of the normalised Gauss-Newton matrix along it.
-    pub singular_value: f64,
-    /// The largest loadings, `(term, loading)`, by magnitude.
-    pub loadings: Vec<(String, f64)>,
-}
-
-/// How well the data determine the coefficients (DESIGN §3.2).
-#[derive(Debug, Clone, Serialize)]
-pub struct Identifiability {
-    /// The trainable terms, in the order of the matrix.
-    pub terms: Vec<String>,
-    /// Singular values (= eigenvalues) of `J^T J / N` (`N` observed values), descending.
-    pub singular_values: Vec<f64>,
-    /// Largest over smallest singular value (`null` when the smallest is not positive).
-    pub condition_number: Option<f64>,
-    /// The three least determined directions.
-    pub least_determined: Vec<Direction>,
-    /// Plain-language reading of the condition number.
-    pub verdict: String,
-}
-
-/// Condition number above which we say individual coefficients are not determined.
-pub const ILL_CONDITIONED: f64 = 1e8;
-
-/// Analyses the spectrum of `scale * M` restricted to the terms `idx` of the `n x n` matrix `M`
-/// (a Gauss-Newton or Fisher matrix): singular values, condition number, the three least
-/// determined directions and a verdict. `data` names what the matrix is of, for the verdict.
-pub fn spectrum_report(
-    matrix: &[f64],
-    n: usize,
-    idx: &[usize],
-    labels: &[String],
-    scale: f64,
-    data: &str,
-) -> Identifiability {
-    let m = idx.len();
-    let mut sub = vec![0.0; m * m];
-    for (a, &i) in idx.iter().enumerate() {
-        for (b, &j) in idx.iter().enumerate() {
-            sub[a * m + b] = matrix[i * n + j] * scale;
-        }
-    }
-    let (values, vectors) = symmetric_eigen(&sub, m);
-    let smallest = values.last().copied().unwrap_or(0.0);
-    let largest = values.first().copied().unwrap_or(0.0);
-    let condition_number = (smallest > 0.0).then(|| largest / smallest);
-    let least_determined = (0..m.min(3))
-        .map(|r| {
-            let k = m - 1 - r;
-            let mut l: Vec<(String, f64)> = idx
-                .iter()
-                .zip(&vectors[k])
-                .map(|(&i, &v)| (labels[i].clone(), v))
-                .collect();
-            l.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
-            l.truncate(4);
-            Direction {
-                singular_value: values[k],
-                loadings: l,
-            }
-        })
-        .collect();
-    let verdict = match condition_number {
-        Some(c) if c < ILL_CONDITIONED => format!(
-            "condition number {c:.3e} < {ILL_CONDITIONED:.0e}: the data determine every trainable coefficient"
-        ),
-        Some(c) => format!(
-            "condition number {c:.3e} >= {ILL_CONDITIONED:.0e}: the data do NOT determine the coefficients individually; only combinations orthogonal to the least determined directions are identified"
-        ),
-        None => format!("the matrix is singular: some coefficient directions have no effect on the {data}"),
-    };
-    Identifiability {
-        terms: idx.iter().map(|&i| labels[i].clone()).collect(),
-        singular_values: values,
-        condition_number,
-        least_determined,
-        verdict,
-    }
-}
-
-/// Accumulates `J^T J` over the data set with the forward-sensitivity pass at `rule`, and
-/// analyses its spectrum over the trainable terms. The same pass gives the mean trajectory
-/// loss at `rule` (what [`mean_loss`] computes), returned alongside.
-pub fn identifiability(
-    p: &Problem,
-    rule: &TaylorRule<f64>,
-    data: &Dataset,
-    y_obs: &[f64],
-    mask: &[f64],
-) -> Result<(Identifiability, f64), RunError> {
-    let n = TAYLOR_TERMS;
-    let mut scratch = vec![
-        0.0;
-        forward_scratch_len(p.shape, n)
-            .map_err(|e| kernel_err("sensitivity buffers", e))?
-    ];
-    let mut grad = vec![0.0; n];
-    let mut jtj = vec![0.0; n * n];
-    let mut total_loss = 0.0;
-    for k in 0..data.n {
-        let (w0, x, yo) = data.parts(p, k, y_obs);
-        let obs = Observation { x, y_obs: yo, mask };
-        total_loss += loss_gradient_forward(
-            rule,
-            p.eta,
-            p.shape,
-            w0,
-            &obs,
-            &mut scratch,
-            &mut grad,
-            Some(&mut jtj),
-        )
-        .map_err(|e| kernel_err(&format!("fitted rule on trajectory {k}"), e))?;
-    }
-    let observed = mask.iter().sum::<f64>() * (data.n * p.shape.steps) as f64;
-    let idx: Vec<usize> = (0..n).filter(|&k| rule.mask[k]).collect();
-    let labels: Vec<String> = TERM_LABELS.iter().map(|s| s.to_string()).collect();
-    let report = spectrum_report(&jtj, n, &idx, &labels, 1.0 / observed, "observed activity");
-    Ok((report, total_loss / data.n as f64))
-}
-
 /// Everything one fit reports.
 #[derive(Debug, Clone)]
 pub struct CellResult {
@@ -769,7 +534,7 @@ pub struct Prepared {
 /// Draws the data, initial coefficients and evaluation set of an experiment.
 pub fn prepare(cfg: &FitRateConfig, seed: u64) -> Result<Prepared, RunError> {
     let problem = Problem::new(cfg);
-    let teacher = TaylorRule::new(teacher_theta(&cfg.teacher));
+    let teacher = TaylorRule::new(cfg.teacher_theta());
     let master = Rng::new(seed);
     let train = Dataset::generate(
         &problem,
@@ -779,7 +544,7 @@ pub fn prepare(cfg: &FitRateConfig, seed: u64) -> Result<Prepared, RunError> {
         Some(&mut master.substream(1)),
     )?;
     let mut init = TaylorRule::zero();
-    init.mask = trainable_mask(&cfg.student);
+    init.mask = cfg.trainable_mask();
     let mut init_rng = master.substream(3);
     for k in 0..TAYLOR_TERMS {
         let z = init_rng.normal();
