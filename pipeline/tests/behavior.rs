@@ -1,5 +1,6 @@
 //! End-to-end tests of experiment kind `fit_behavior`: a small simulated fit that recovers the
-//! rule and repeats to the byte, the fly comparison on two flies, and bad fly data.
+//! rule and repeats to the byte, the fly comparison on two real flies (skipped without the shared
+//! folder) and on two small in-repo ones, and bad fly data (in-repo fixtures).
 
 mod common;
 
@@ -15,11 +16,9 @@ fn text(o: &Output) -> String {
     )
 }
 
-/// The shared folder beside the checkout (`SYNPLAST_SHARED` overrides).
-fn shared() -> PathBuf {
-    std::env::var_os("SYNPLAST_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
+/// In-repo fly CSV fixtures, `tests/data/flies/<which>` (see `tests/data/README.md`).
+fn fixtures(which: &str) -> PathBuf {
+    common::data_dir().join("flies").join(which)
 }
 
 fn metrics(dir: &Path) -> serde_json::Value {
@@ -105,11 +104,14 @@ fn simulated_taylor_fit_recovers_x_r_and_repeats_to_the_byte() {
     assert!(m["percent_deviance"].as_f64().unwrap() > 0.0, "{m}");
 }
 
+/// Needs the real flies (the shared folder's `data/drosophila`); skipped with a reason without.
 #[test]
 fn flies_with_and_without_weight_terms() {
+    let Some(dir) = common::fly_data_or_skip("flies_with_and_without_weight_terms") else {
+        return;
+    };
     let d = tmp("flies");
     let cfg = d.join("flies.yaml");
-    let dir = shared().join("data/drosophila");
     std::fs::write(
         &cfg,
         format!(
@@ -187,16 +189,45 @@ fn flies_with_and_without_weight_terms() {
     }
 }
 
+/// The two small in-repo flies (`tests/data/flies/good`: the first presentations of flies 1
+/// and 2) pass `check` and fit end to end, with no shared folder.
+#[test]
+fn small_fly_fixtures_check_and_fit() {
+    let d = tmp("smallflies");
+    let cfg = d.join("small_flies.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "name: small_flies\nkind: fit_behavior\nseed: 3\ndata:\n  flies:\n    dir: {}\n    ids: [1, 2]\nrule:\n  kind: taylor\n  trainable: [1, x, x*r]\n  added_terms: [w, x*w]\nfit:\n  epochs: 5\n  lr: 0.01\n",
+            fixtures("good").display()
+        ),
+    )
+    .unwrap();
+    let o = bin()
+        .args(["check", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let out = d.join("run");
+    let o = bin()
+        .args(["run", cfg.to_str().unwrap(), "--quiet", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let m = metrics(&out);
+    assert_eq!(m["summary"]["flies"], 2);
+    // One presentation per data row: 23 and 20.
+    assert_eq!(m["flies"][0]["presentations"], 23);
+    assert_eq!(m["flies"][1]["presentations"], 20);
+    assert!(out.join("flies.csv").exists());
+}
+
+/// `tests/data/flies/bad`: one broken file per way a fly CSV can be wrong (no `fly02.csv`).
 #[test]
 fn bad_or_missing_fly_data_is_exit_2_naming_file_and_line() {
     let d = tmp("badfly");
-    let data = d.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    std::fs::write(
-        data.join("fly01.csv"),
-        "step,trial,odor,accept,reward\n0,0,A,0,\n1,0,C,1,1\n",
-    )
-    .unwrap();
+    let data = fixtures("bad");
     let cfg = d.join("bad.yaml");
     let write = |ids: &str| {
         std::fs::write(
@@ -211,6 +242,10 @@ fn bad_or_missing_fly_data_is_exit_2_naming_file_and_line() {
     for (ids, want) in [
         ("[1]", "fly01.csv:3: odor"),
         ("[2]", "fly02.csv: cannot read"),
+        ("[3]", "fly03.csv:1: expected the header"),
+        ("[4]", "fly04.csv:3: reward"),
+        ("[5]", "fly05.csv:4: trial"),
+        ("[6]", "fly06.csv: no presentations"),
     ] {
         write(ids);
         let out = d.join("out");

@@ -360,12 +360,39 @@ fn list_check_and_usage() {
         if p.extension().is_some_and(|x| x == "yaml") {
             // From the repository root, as the README runs them (data paths such as
             // `../shared/data/drosophila` are relative to it).
-            let o = bin()
-                .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-                .args(["check", p.to_str().unwrap()])
-                .output()
-                .expect("binary runs");
-            assert!(o.status.success(), "{}: {}", p.display(), text(&o));
+            let mut c = bin();
+            c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+                .args(["check", p.to_str().unwrap()]);
+            let flies = std::fs::read_to_string(&p)
+                .unwrap()
+                .contains("\n  flies:\n");
+            let fly_dir = if flies {
+                common::fly_data_or_skip(&format!(
+                    "list_check_and_usage: the data of {} (its config is still checked)",
+                    p.file_name().unwrap().to_string_lossy()
+                ))
+            } else {
+                None
+            };
+            if let Some(dir) = &fly_dir {
+                // Wherever the helper found them (`SYNPLAST_SHARED` may name another folder).
+                c.arg(format!("data.flies.dir={}", dir.display()));
+            }
+            let o = c.output().expect("binary runs");
+            if flies && fly_dir.is_none() {
+                // Without the data the config itself must still be good: the one error allowed
+                // is the missing first fly file.
+                assert!(
+                    o.status.success()
+                        || (o.status.code() == Some(2)
+                            && text(&o).contains("fly01.csv: cannot read fly data")),
+                    "{}: {}",
+                    p.display(),
+                    text(&o)
+                );
+            } else {
+                assert!(o.status.success(), "{}: {}", p.display(), text(&o));
+            }
             n += 1;
         }
     }

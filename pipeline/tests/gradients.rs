@@ -1,5 +1,8 @@
 //! Hand-derived trajectory gradients against central finite differences, against each other,
-//! and against an independent implementation's test vectors (`../shared/testdata`).
+//! and against an independent implementation's test vectors (`tests/data/rate_grad_*.json`,
+//! copied from the shared folder's `testdata/`; see `tests/data/README.md`).
+
+mod common;
 
 use proptest::prelude::*;
 use std::path::PathBuf;
@@ -135,13 +138,6 @@ proptest! {
     }
 }
 
-/// The shared folder beside the checkout (`SYNPLAST_SHARED` overrides).
-fn shared() -> PathBuf {
-    std::env::var_os("SYNPLAST_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
-}
-
 fn matrix(v: &serde_json::Value) -> (Vec<f64>, usize) {
     let rows = v.as_array().expect("matrix");
     let cols = rows[0].as_array().expect("row").len();
@@ -166,13 +162,8 @@ fn vector(v: &serde_json::Value) -> Vec<f64> {
 }
 
 fn check_vector_file(name: &str) {
-    let path = shared().join("testdata").join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (set SYNPLAST_SHARED to the shared folder)",
-            path.display()
-        )
-    });
+    let path: PathBuf = common::data_dir().join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let d: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
     let (x, n_in) = matrix(&d["x"]);
     let (w0, n_in_w) = matrix(&d["W0"]);
@@ -223,4 +214,31 @@ fn reproduces_external_vectors_oja() {
 #[test]
 fn reproduces_external_vectors_zeros() {
     check_vector_file("rate_grad_zeros.json");
+}
+
+/// The in-repo vectors are the shared folder's, byte for byte, when that folder is here
+/// (`SYNPLAST_SHARED` or `shared/` beside the checkout); skipped with a reason otherwise.
+#[test]
+fn in_repo_vectors_match_the_shared_copy() {
+    let shared = common::shared().join("testdata");
+    for name in ["rate_grad_zeros.json", "rate_grad_oja.json"] {
+        let theirs = shared.join(name);
+        let Ok(want) = std::fs::read(&theirs) else {
+            common::skip(
+                "in_repo_vectors_match_the_shared_copy",
+                &format!(
+                    "no {} (set SYNPLAST_SHARED or put shared/ beside the checkout)",
+                    theirs.display()
+                ),
+            );
+            return;
+        };
+        let ours = common::data_dir().join(name);
+        assert!(
+            std::fs::read(&ours).unwrap() == want,
+            "{} differs from {}: copy it again and update tests/data/README.md",
+            ours.display(),
+            theirs.display()
+        );
+    }
 }

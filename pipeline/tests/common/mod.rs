@@ -32,3 +32,46 @@ pub fn run_twice_same_bytes(cfg: &Path, d: &Path) -> serde_json::Value {
     assert_eq!(a, std::fs::read(d.join("b/metrics.json")).unwrap());
     serde_json::from_slice(&a).unwrap()
 }
+
+/// The in-repo test data, `pipeline/tests/data` (see its README for where each file came from).
+pub fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
+}
+
+/// The project's shared folder: `SYNPLAST_SHARED` if set, else `shared/` beside the checkout
+/// (`CARGO_MANIFEST_DIR/../../shared`). It may not exist: tests must not assume it does.
+pub fn shared() -> PathBuf {
+    std::env::var_os("SYNPLAST_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
+}
+
+/// The directory of the 18 real fly CSVs, `<shared>/data/drosophila`, if all of `fly01.csv` ...
+/// `fly18.csv` are there. Otherwise prints `skipped: <test>: no fly data (...)` to stderr and
+/// returns `None`: the caller returns early (and passes).
+pub fn fly_data_or_skip(test: &str) -> Option<PathBuf> {
+    let dir = shared().join("data/drosophila");
+    let missing = (1..=18)
+        .map(|id| format!("fly{id:02}.csv"))
+        .find(|f| !dir.join(f).is_file());
+    match missing {
+        None => Some(dir),
+        Some(f) => {
+            skip(
+                test,
+                &format!(
+                    "no fly data (set SYNPLAST_SHARED or put shared/ beside the checkout; {} is missing)",
+                    dir.join(f).display()
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Prints `skipped: <test>: <why>` to stderr, past the test harness's output capture (so a plain
+/// `cargo test` shows it); the caller then returns early.
+pub fn skip(test: &str, why: &str) {
+    let line = format!("skipped: {test}: {why}\n");
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+}
