@@ -1,4 +1,4 @@
-//! One step of the COBA benchmark network (3200 E + 800 I, p = 0.02, DESIGN §3.7) in its
+//! One step of the COBA benchmark network (3200 E + 800 I, p = 0.02, `docs/coba_benchmark.md`) in its
 //! steady state, with E->E doublet STDP and, as the baseline in the same run, without
 //! plasticity. A simulated second is 10,000 steps, so the per-step time x 10^4 is the wall time
 //! per simulated second of `synplast run experiments/coba_benchmark.yaml`.

@@ -1,4 +1,4 @@
-//! The behaving network of Mehta et al. 2024, fig. 3 (DESIGN §3.3), and the gradients of a
+//! The behaving network of Mehta et al. 2024, fig. 3 (`docs/fit_behavior.md`), and the gradients of a
 //! session's choice log-likelihood with respect to a reward rule's parameters.
 //!
 //! Network `n_in -> H -> 1`: `h = tanh(W x)` with `W` plastic (`H x n_in`, row-major,

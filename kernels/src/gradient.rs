@@ -1,6 +1,6 @@
 //! Exact gradients of a whole-trajectory loss with respect to the rule's parameters.
 //!
-//! Model (DESIGN §3.2, §4): for `t = 0 .. T-1`
+//! Model (`docs/fit_rate.md`, `docs/gradients.md`): for `t = 0 .. T-1`
 //! ```text
 //! y_t     = sigmoid(W_t x_t)                      (W_t before the t-th update)
 //! W_{t+1} = W_t + eta * f(x_t, y_t, W_t; theta)   (elementwise over synapses)

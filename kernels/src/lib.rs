@@ -15,7 +15,7 @@
 //! | conductance-based LIF, spike delivery, traces, doublet rule | [`spiking`] | `tau_m dv/dt = g_e (E_e - v) + ...` |
 //! | linear neurons, lateral layer, batch rules | [`linear`] | `y = W x + L y`, batch-averaged updates |
 //!
-//! Conventions (see `DESIGN.md` §2 of the project):
+//! Conventions (see `docs/kernels.md`):
 //! - parameters (`&self`: rule coefficients, learning rates) are apart from state (`&mut`:
 //!   weights); buffers are provided by the caller and their lengths are checked once per call,
 //!   a mismatch is returned as [`KernelError::Shape`];

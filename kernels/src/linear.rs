@@ -1,5 +1,5 @@
 //! Linear neurons with a hierarchical lateral layer, plastic by batch-averaged rules
-//! (Confavreux et al. 2020; DESIGN §3.4).
+//! (Confavreux et al. 2020; `docs/meta_function.md`).
 //!
 //! For each sample `x_s` (inputs `j`), outputs in order `i = 0 .. n_out`:
 //! ```text

@@ -1,4 +1,4 @@
-//! Noise-driven synaptic pruning (Moore & Chaudhuri 2020; DESIGN §3.5).
+//! Noise-driven synaptic pruning (Moore & Chaudhuri 2020; `docs/prune.md`).
 //!
 //! Linear dynamics `dx/dt = A x + b + sigma xi`, `A` row-major `n x n` (`A[i * n + j]` is the
 //! synapse from `j` to `i`; the diagonal holds the leak). With `C` the stationary covariance,

@@ -1,6 +1,6 @@
 //! Plastic rate layer: `y = sigmoid(W x)`, then `W <- W + eta * f(x_j, y_i, W_ij)`.
 //!
-//! Mehta et al. 2024, fig. 2 (DESIGN §3.2). `W` is row-major, `n_out x n_in`:
+//! Mehta et al. 2024, fig. 2 (`docs/fit_rate.md`). `W` is row-major, `n_out x n_in`:
 //! `W[i * n_in + j]` connects input `j` to output `i`. Activities are dimensionless rates in
 //! `(0, 1)`; `eta` is the plasticity rate per step (1 in the paper's code).
 //!

@@ -1,9 +1,9 @@
 //! Reward-modulated plasticity rules `dw = f(x, y, w, r; theta)` and the expected-reward
 //! average that makes `r`.
 //!
-//! Mehta et al. 2024, fig. 3 (DESIGN §3.1, §3.3). Two rules implement [`RewardRule`]:
+//! Mehta et al. 2024, fig. 3 (`docs/taylor_rule.md`, `docs/fit_behavior.md`). Two rules implement [`RewardRule`]:
 //! - [`RewardTaylorRule`]: `dw = sum_{a,b,c,d in 0..=2} theta[a][b][c][d] x^a y^b w^c r^d`,
-//!   81 coefficients, flat index `27a + 9b + 3c + d` (the intended order of DESIGN §3.1, not the
+//!   81 coefficients, flat index `27a + 9b + 3c + d` (the intended order of `docs/taylor_rule.md`, not the
 //!   transposed one of the public JAX code);
 //! - [`MlpRule`]: `[x, y, w, r] -> H leaky-ReLU (slope 0.01) -> 1 -> tanh`, `6H + 1` parameters.
 //!

@@ -1,6 +1,6 @@
 //! Spiking networks: conductance-based LIF neurons, spike delivery over compressed sparse rows,
 //! pre/post traces and the doublet plasticity rule (Confavreux et al. 2023; Brette et al. 2007;
-//! DESIGN §3.6, §3.7).
+//! `docs/spiking_fsbi.md`, `docs/coba_benchmark.md`).
 //!
 //! Units: time in ms, voltages in mV, conductances in units of the leak conductance.
 //! Connectivity is the caller's: synapse `k` of presynaptic neuron `i` is
@@ -10,11 +10,11 @@
 //! Kernels iterate over these slices; they never allocate. Out-of-range indices are an error
 //! value, never a panic.
 //!
-//! Two neuron models: [`CobaNeuron`] (the benchmark of DESIGN §3.7) and [`FsbiNeuron`]
-//! (AMPA/NMDA/GABA conductances and an adaptive threshold, DESIGN §3.6). [`SpikeRing`] holds
+//! Two neuron models: [`CobaNeuron`] (the benchmark of `docs/coba_benchmark.md`) and [`FsbiNeuron`]
+//! (AMPA/NMDA/GABA conductances and an adaptive threshold, `docs/spiking_fsbi.md`). [`SpikeRing`] holds
 //! spikes in flight for synaptic delays.
 //!
-//! Step order of a network step (the pipeline's, after DESIGN §3.6): neurons (integrate, spike,
+//! Step order of a network step (the pipeline's, after `docs/spiking_fsbi.md`): neurons (integrate, spike,
 //! reset), then spike delivery (each spike adds its synapse's weight *before* that spike's
 //! plasticity update to the target conductance), then plasticity with the traces from before
 //! this step's spikes, then traces (+1 per spike, then decay).
@@ -22,7 +22,7 @@
 use crate::error::{check_len, KernelError};
 use num_traits::Float;
 
-/// The COBA benchmark neuron (Brette et al. 2007; DESIGN §3.7), forward Euler:
+/// The COBA benchmark neuron (Brette et al. 2007; `docs/coba_benchmark.md`), forward Euler:
 /// `tau_m dv/dt = g_e (E_e - v) + g_i (E_i - v) - (v - E_l) + drive`,
 /// `dg_e/dt = -g_e / tau_e`, `dg_i/dt = -g_i / tau_i`; a spike when `v > v_th`, then `v = v_reset`
 /// held for the refractory period while the conductances go on decaying.
@@ -334,7 +334,7 @@ pub fn traces_update<F: Float>(
     Ok(())
 }
 
-/// The conductance-based LIF neuron of Confavreux et al. 2023 (DESIGN §3.6), dt 0.1 ms:
+/// The conductance-based LIF neuron of Confavreux et al. 2023 (`docs/spiking_fsbi.md`), dt 0.1 ms:
 /// `tau_m dV/dt = (E_rest - V) + (a_A g_A + a_N g_N)(0 - V) + g_G (E_I - V)`, Euler for `V`;
 /// `g_N += (1 - e^{-dt/tau_N})(g_A - g_N)`; `g_A`, `g_G` and the threshold offset `theta` decay
 /// exactly (`e^{-dt/tau}`); a spike when `V > V_th + theta`, then `V = V_reset` and
@@ -374,7 +374,7 @@ pub struct FsbiNeuron<F> {
 }
 
 impl<F: Float> FsbiNeuron<F> {
-    /// DESIGN §3.6: dt 0.1 ms, tau_m 20 ms, E_rest = reset = -70 mV, E_I = -80 mV,
+    /// `docs/spiking_fsbi.md`: dt 0.1 ms, tau_m 20 ms, E_rest = reset = -70 mV, E_I = -80 mV,
     /// a_A 0.23, a_N 0.77, tau_NMDA 100 ms, tau_AMPA 5 ms, tau_GABA 10 ms, threshold -50 mV,
     /// +100 mV after a spike decaying with 5 ms, V in [-80, 0] mV.
     pub fn published() -> Self {
@@ -568,8 +568,8 @@ impl<'a> SpikeRing<'a> {
     }
 }
 
-/// The fixed, shared feature network of the spiking MLP rule (Confavreux et al. 2023; DESIGN
-/// §3.6): 6 inputs -> `H` sigmoid units -> 4 sigmoid features. Its weights are random and not
+/// The fixed, shared feature network of the spiking MLP rule (Confavreux et al. 2023;
+/// `docs/spiking_fsbi.md`): 6 inputs -> `H` sigmoid units -> 4 sigmoid features. Its weights are random and not
 /// learned; a rule is a linear readout of the 4 features (see [`MlpReadout`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpikingMlp<F, const H: usize> {

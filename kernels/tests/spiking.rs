@@ -121,7 +121,7 @@ fn coba_rate_under_constant_conductances_matches_closed_form() {
     }
 }
 
-/// The fSBI neuron (DESIGN §3.6) under constant conductances: its inter-spike interval matches
+/// The fSBI neuron (`docs/spiking_fsbi.md`) under constant conductances: its inter-spike interval matches
 /// the continuous closed form `V(t) = V_inf + (V_reset - V_inf) e^{-t G / tau_m}` crossing the
 /// decaying threshold `-50 + 100 e^{-t / 5 ms}`, the crossing found by bisection, within 2% + dt.
 #[test]

@@ -57,7 +57,7 @@ pub fn loss_svg(title: &str, rows: &[Vec<f64>], x_label: &str) -> String {
         color: "#1f77b4".into(),
         width: 2.0,
     };
-    line_chart(title, x_label, "loss (log10)", &[s], true)
+    line_chart(title, x_label, "loss (log scale)", &[s], true)
 }
 
 /// Coefficients over the fit: `highlight` terms drawn thick in colour (with a thin line at

@@ -172,7 +172,7 @@ fn flies_with_and_without_weight_terms() {
     copy(&t);
     let p = t.join("flies/fly-01.json");
     let mut rec: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
-    rec["presentations"] = serde_json::json!(999);
+    rec["value"]["presentations"] = serde_json::json!(999);
     std::fs::write(&p, serde_json::to_vec(&rec).unwrap()).unwrap();
     resume(&t);
     assert_eq!(

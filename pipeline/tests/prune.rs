@@ -1,4 +1,4 @@
-//! Properties of noise-driven pruning (DESIGN §3.5), with the project's own linear algebra
+//! Properties of noise-driven pruning (`docs/prune.md`), with the project's own linear algebra
 //! (nalgebra) for covariances and spectra, and the `prune` experiment's handling of bad input.
 
 mod common;

@@ -53,14 +53,14 @@ fn setup(name: &str, yaml: &str) -> (PathBuf, PathBuf) {
     (d, cfg)
 }
 
-/// Waits until the checkpoint `file` in `dir` records `key >= at_least`.
+/// Waits until the state file `file` in `dir` records `value.key >= at_least`.
 fn wait_for_checkpoint(dir: &Path, file: &str, key: &str, at_least: u64) {
     let start = Instant::now();
     loop {
         let done = std::fs::read(dir.join(file))
             .ok()
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .and_then(|v| v[key].as_u64());
+            .and_then(|v| v["value"][key].as_u64());
         if done.is_some_and(|e| e >= at_least) {
             return;
         }
@@ -91,7 +91,7 @@ fn spawn_run(cfg: &Path, out: &Path, stderr: Stdio) -> std::process::Child {
 /// Starts the long run into `out` and waits until it has checkpointed 20 Adam epochs.
 fn start_and_wait(cfg: &Path, out: &Path, stderr: Stdio) -> std::process::Child {
     let child = spawn_run(cfg, out, stderr);
-    wait_for_checkpoint(out, "checkpoint-0.json", "adam_epochs_done", 20);
+    wait_for_checkpoint(out, "cell-0.state.json", "adam_epochs_done", 20);
     child
 }
 
@@ -139,6 +139,10 @@ fn killed_run_resumes_to_the_same_bytes() {
         "the run finished before it could be killed"
     );
     assert!(!out.join("metrics.json").exists());
+    assert!(
+        out.join(".synplast.lock").exists(),
+        "a killed run leaves its lock"
+    );
     let o = resume(&out);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
@@ -153,7 +157,7 @@ fn killed_run_resumes_to_the_same_bytes() {
     assert_eq!(status(&out), "ok");
     assert_eq!(std::fs::read(out.join("metrics.json")).unwrap(), reference);
     assert!(
-        !out.join("checkpoint-0.json").exists(),
+        !out.join("cell-0.state.json").exists(),
         "checkpoints are removed at the end"
     );
     // A finished run is not resumed again.
@@ -177,19 +181,19 @@ fn ctrl_c_leaves_an_interrupted_run_that_resumes() {
     assert_eq!(o.status.code(), Some(130), "{err}");
     assert!(err.contains("--resume"), "{err}");
     assert_eq!(status(&out), "interrupted");
-    for f in ["config.yaml", "meta.json", "checkpoint-0.json"] {
+    for f in ["config.yaml", "meta.json", "cell-0.state.json"] {
         assert!(out.join(f).exists(), "{f}");
     }
     // The checkpoint is what the resumed run continues from: a copy with its learning-rate
     // factor halved ends elsewhere.
     let tampered = d.join("tampered");
     std::fs::create_dir_all(&tampered).unwrap();
-    for f in ["config.yaml", "meta.json", "checkpoint-0.json"] {
+    for f in ["config.yaml", "meta.json", "cell-0.state.json"] {
         std::fs::copy(out.join(f), tampered.join(f)).unwrap();
     }
-    let ck = tampered.join("checkpoint-0.json");
+    let ck = tampered.join("cell-0.state.json");
     let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&ck).unwrap()).unwrap();
-    v["rate_scale"] = serde_json::json!(0.5);
+    v["value"]["opt"]["rate_scale"] = serde_json::json!(0.5);
     std::fs::write(&ck, serde_json::to_vec(&v).unwrap()).unwrap();
     let o = resume(&tampered);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -209,7 +213,7 @@ fn ctrl_c_leaves_an_interrupted_run_that_resumes() {
     assert_eq!(std::fs::read(out.join("metrics.json")).unwrap(), reference);
 }
 
-/// A simulated `fit_behavior` run killed mid-way resumes from `checkpoint-fit.json` to the same
+/// A simulated `fit_behavior` run killed mid-way resumes from `fit.state.json` to the same
 /// `metrics.json` bytes.
 #[test]
 fn killed_behavior_fit_resumes_to_the_same_bytes() {
@@ -219,12 +223,12 @@ fn killed_behavior_fit_resumes_to_the_same_bytes() {
     );
     let reference = uninterrupted(&d, &cfg);
     assert!(
-        !d.join("full").join("checkpoint-fit.json").exists(),
+        !d.join("full").join("fit.state.json").exists(),
         "checkpoint removed at the end"
     );
     let out = d.join("killed");
     let mut child = spawn_run(&cfg, &out, Stdio::null());
-    wait_for_checkpoint(&out, "checkpoint-fit.json", "epochs_done", 30);
+    wait_for_checkpoint(&out, "fit.state.json", "epochs_done", 30);
     child.kill().unwrap();
     let _ = child.wait();
     assert!(!out.join("metrics.json").exists(), "killed before the end");
@@ -232,15 +236,14 @@ fn killed_behavior_fit_resumes_to_the_same_bytes() {
     // mark shows up in loss.csv), not start again.
     let marked = d.join("marked");
     std::fs::create_dir_all(&marked).unwrap();
-    for f in ["config.yaml", "meta.json", "checkpoint-fit.json"] {
+    for f in ["config.yaml", "meta.json", "fit.state.json"] {
         std::fs::copy(out.join(f), marked.join(f)).unwrap();
     }
     let mut ck: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(marked.join("checkpoint-fit.json")).unwrap())
-            .unwrap();
-    ck["loss_history"][0] = serde_json::json!(123.0);
+        serde_json::from_slice(&std::fs::read(marked.join("fit.state.json")).unwrap()).unwrap();
+    ck["value"]["loss_history"][0] = serde_json::json!(123.0);
     std::fs::write(
-        marked.join("checkpoint-fit.json"),
+        marked.join("fit.state.json"),
         serde_json::to_vec(&ck).unwrap(),
     )
     .unwrap();
@@ -255,4 +258,127 @@ fn killed_behavior_fit_resumes_to_the_same_bytes() {
         "{}",
         &loss[..200.min(loss.len())]
     );
+}
+
+/// The long run as a small robustness grid (two cells fitted in parallel).
+fn grid_config() -> String {
+    LONG.replace("epochs: 300", "epochs: 150")
+        .replace("refine_iterations: 5", "refine_iterations: 2")
+        + "grid:\n  noise_scale: [0.1, 0.2]\n  observed_fraction: [1.0]\n"
+}
+
+/// SIGTERM (what `scancel` and a shutdown send) acts as the first Ctrl-C: the grid stops at
+/// its next safe point, `meta.json` says `interrupted`, and `--resume` ends with the bytes of
+/// an uninterrupted run. Then two `--resume` at once: one is refused at once (exit 2, naming
+/// the lock and its holder), the other finishes; `--force` on the running run is refused too.
+#[test]
+fn sigterm_interrupts_and_a_directory_in_use_is_refused() {
+    let (d, cfg) = setup("sigterm", &grid_config());
+    let reference = uninterrupted(&d, &cfg);
+    let out = d.join("terminated");
+    let child = spawn_run(&cfg, &out, Stdio::piped());
+    wait_for_checkpoint(&out, "cell-0.state.json", "adam_epochs_done", 10);
+    let k = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(k.success());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert_eq!(status(&out), "interrupted");
+    assert!(!out.join(".synplast.lock").exists(), "the lock is released");
+
+    let spawn_resume = || {
+        bin()
+            .args(["run", "--resume", out.to_str().unwrap(), "--quiet"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let started = Instant::now();
+    let mut a = spawn_resume();
+    let mut b = spawn_resume();
+    // Whichever gets the lock runs; the other must be refused within a second.
+    let (refused, runner) = loop {
+        if let Some(s) = a.try_wait().unwrap() {
+            break ((a, s), b);
+        }
+        if let Some(s) = b.try_wait().unwrap() {
+            break ((b, s), a);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "neither resume was refused"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let refused_after = started.elapsed();
+    let (child, code) = refused;
+    let text = String::from_utf8_lossy(&child.wait_with_output().unwrap().stderr).to_string();
+    assert_eq!(code.code(), Some(2), "{text}");
+    assert!(
+        text.contains(".synplast.lock") && text.contains("in use by process"),
+        "{text}"
+    );
+    assert!(refused_after < Duration::from_secs(1), "{refused_after:?}");
+    // `--force` on the running run is refused the same way, and removes nothing.
+    let o = bin()
+        .args(["run", cfg.to_str().unwrap(), "--force", "--quiet", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let runner_done = runner.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains(".synplast.lock"));
+    assert!(
+        runner_done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&runner_done.stderr)
+    );
+    assert_eq!(status(&out), "ok");
+    assert_eq!(std::fs::read(out.join("metrics.json")).unwrap(), reference);
+}
+
+/// A kind that keeps no checkpoints (`prune`) is resumed by running it again from the start
+/// in the same directory, to the same bytes; a lock left by a killed process is taken over.
+#[test]
+fn a_rerun_kind_resumes_from_the_start_to_the_same_bytes() {
+    let yaml = "name: rerun\nkind: prune\nseed: 5\nnetwork:\n  random_sdd:\n    n: 60\n    density: 0.5\nsigma: 1.0\nprune:\n  target_fraction: 0.3\n";
+    let (d, cfg) = setup("rerun", yaml);
+    let reference = uninterrupted(&d, &cfg);
+    let out = d.join("again");
+    std::fs::create_dir_all(&out).unwrap();
+    for f in ["config.yaml", "meta.json"] {
+        std::fs::copy(d.join("full").join(f), out.join(f)).unwrap();
+    }
+    let meta = std::fs::read_to_string(out.join("meta.json"))
+        .unwrap()
+        .replace("\"ok\"", "\"running\"");
+    std::fs::write(out.join("meta.json"), meta).unwrap();
+    // The lock of a process that no longer runs (a pid above the kernel's maximum).
+    std::fs::write(
+        out.join(".synplast.lock"),
+        "pid=4194305\nhost=".to_string()
+            + std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .unwrap_or_default()
+                .trim()
+            + "\nstart=1\nsince=2026-01-01T00:00:00Z\n",
+    )
+    .unwrap();
+    let o = resume(&out);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("stale lock") && err.contains("from the start"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(out.join("metrics.json")).unwrap(), reference);
+    assert!(!out.join(".synplast.lock").exists());
 }

@@ -78,8 +78,8 @@ fn rule_filter_repeats_and_resumes_without_resimulating() {
     let p0 = t.join("rules/rule-0.json");
     let mut rec: serde_json::Value = serde_json::from_slice(&std::fs::read(&p0).unwrap()).unwrap();
     let before = m["accepted"].as_u64().unwrap();
-    let was = rec["accepted"].as_bool().unwrap();
-    rec["accepted"] = serde_json::Value::Bool(!was);
+    let was = rec["value"]["accepted"].as_bool().unwrap();
+    rec["value"]["accepted"] = serde_json::Value::Bool(!was);
     std::fs::write(&p0, serde_json::to_vec(&rec).unwrap()).unwrap();
     interrupted(&t);
     let o = bin()
@@ -93,6 +93,48 @@ fn rule_filter_repeats_and_resumes_without_resimulating() {
         serde_json::from_slice(&std::fs::read(t.join("metrics.json")).unwrap()).unwrap();
     let after = m2["accepted"].as_u64().unwrap();
     assert_eq!(after as i64 - before as i64, if was { -1 } else { 1 });
+}
+
+/// The rules run on a shared work queue; the results do not depend on how many threads take
+/// from it (`--threads` and `SYNPLAST_THREADS`).
+#[test]
+fn rule_filter_gives_the_same_bytes_on_one_and_two_threads() {
+    let d = tmp("threads");
+    let cfg = d.join("rf.yaml");
+    std::fs::write(&cfg, small_config()).unwrap();
+    for (out, threads) in [("one", "1"), ("two", "2")] {
+        let o = bin()
+            .args([
+                "run",
+                cfg.to_str().unwrap(),
+                "--quiet",
+                "--threads",
+                threads,
+                "--out",
+            ])
+            .arg(d.join(out))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let o = bin()
+        .env("SYNPLAST_THREADS", "3")
+        .args(["run", cfg.to_str().unwrap(), "--quiet", "--out"])
+        .arg(d.join("three"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in ["metrics.json", "rules.csv", "params.npy", "accepted.csv"] {
+        let one = std::fs::read(d.join("one").join(f)).unwrap();
+        assert_eq!(one, std::fs::read(d.join("two").join(f)).unwrap(), "{f}");
+        assert_eq!(one, std::fs::read(d.join("three").join(f)).unwrap(), "{f}");
+    }
+    let o = bin()
+        .args(["run", cfg.to_str().unwrap(), "--threads", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--threads"));
 }
 
 #[test]

@@ -190,7 +190,7 @@ pub struct SynplastCobaState {
     pub spikes: *mut u32,
 }
 
-/// One 0.1 ms step of the COBA network with the benchmark neuron (DESIGN §3.7): neurons, spike
+/// One 0.1 ms step of the COBA network with the benchmark neuron (`docs/coba_benchmark.md`): neurons, spike
 /// delivery, E->E doublet plasticity, traces. Writes the number of spikes to `n_spikes`.
 ///
 /// # Safety

@@ -182,6 +182,20 @@ pub fn yaml_error(e: &serde_saphyr::Error, text: &str, file: &str) -> ConfigErro
             };
         }
     }
+    // A choice between alternatives (an enum read from a mapping with one key of several) is
+    // reported once the mapping is read, at its last key: name and point at the mapping.
+    let (mut line, mut col) = (line, col);
+    if problem.contains("give exactly one of") {
+        while let Some((parent, last)) = field.rsplit_once('.') {
+            if !problem.contains(&format!("`{last}`")) {
+                break;
+            }
+            field = parent.to_string();
+        }
+        if !field.is_empty() {
+            (line, col) = locate(text, &field);
+        }
+    }
     ConfigError {
         file: file.into(),
         line,

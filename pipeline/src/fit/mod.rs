@@ -30,8 +30,10 @@ pub const REVERT_FACTOR: f64 = 1.5;
 ///
 /// - [`GuardedAdam::step`] remembers the parameters and moments before each step.
 /// - [`GuardedAdam::undo`]: the loss at the new parameters was not finite (weights blew up
-///   under the rule): go back to before the last step, parameters and moments, and halve the
-///   rate from then on. Undoing with no step since the last undo (or [`MAX_UNDONE`] undos in
+///   under the rule): go back to before the last step, and halve the rate from then on. The
+///   moments go back too, unless [`GuardedAdam::keeping_moments`] was asked for (then the
+///   undone step's gradient stays in them: `fit_rate`'s behaviour since its first release,
+///   kept so its results do not change). Undoing with no step since the last undo (or [`MAX_UNDONE`] undos in
 ///   a row) is refused: the fit has diverged.
 /// - [`GuardedAdam::end_epoch`]: an epoch whose mean loss exceeds [`REVERT_FACTOR`] times the
 ///   best epoch's goes back to the end of the best epoch, with half the rate.
@@ -54,6 +56,9 @@ pub struct GuardedAdam {
     best: Option<(f64, Vec<f64>, Adam)>,
     /// Epochs reverted so far.
     pub reverted: usize,
+    /// Whether an undo keeps the moments of the undone step.
+    #[serde(default)]
+    keep_moments: bool,
 }
 
 impl GuardedAdam {
@@ -67,7 +72,14 @@ impl GuardedAdam {
             consecutive: 0,
             best: None,
             reverted: 0,
+            keep_moments: false,
         }
+    }
+
+    /// An undo restores the parameters only; the moments keep the undone step's gradient.
+    pub fn keeping_moments(mut self) -> Self {
+        self.keep_moments = true;
+        self
     }
 
     /// One Adam step at rate `lr * rate_scale` on the parameters whose `mask` entry is true
@@ -92,7 +104,9 @@ impl GuardedAdam {
             return Err(self.undone);
         };
         params.copy_from_slice(&p);
-        self.adam = a;
+        if !self.keep_moments {
+            self.adam = a;
+        }
         self.rate_scale *= 0.5;
         Ok(())
     }
@@ -140,6 +154,20 @@ mod tests {
         let mut q = p.clone();
         g.step(&mut q, &[1.0, 1.0], &[true, true], 0.1);
         assert_eq!(g.adam.lr, 0.05);
+    }
+
+    #[test]
+    fn keeping_moments_restores_the_parameters_only() {
+        let mut g = GuardedAdam::new(1, 0.1, 0.0).keeping_moments();
+        let mut p = vec![1.0];
+        g.step(&mut p, &[1.0], &[true], 0.1);
+        let (p1, a1) = (p.clone(), g.adam.clone());
+        g.step(&mut p, &[5.0], &[true], 0.1);
+        let a2 = g.adam.clone();
+        g.undo(&mut p).unwrap();
+        assert_eq!(p, p1);
+        assert_eq!(g.adam, a2);
+        assert_ne!(g.adam, a1);
     }
 
     #[test]

@@ -231,7 +231,7 @@ impl FitCheckpoint {
             lm_iterations_done: 0,
             lm_finished: false,
             theta,
-            opt: GuardedAdam::new(TAYLOR_TERMS, cfg.fit.lr.0, cfg.fit.l1.0),
+            opt: GuardedAdam::new(TAYLOR_TERMS, cfg.fit.lr.0, cfg.fit.l1.0).keeping_moments(),
             lm_mu: 1e-3,
             theta_history: vec![theta],
             loss_history: Vec::new(),

@@ -98,7 +98,7 @@ pub fn run(cfg: &MetaFunctionConfig, dir: &RunDir) -> Result<String, RunError> {
         line_chart(
             "Meta-learning objective",
             "outer iteration",
-            "loss (log10)",
+            "loss (log scale)",
             &curves,
             true,
         )

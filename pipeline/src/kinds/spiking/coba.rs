@@ -1,5 +1,5 @@
 //! Experiment kind `spiking`, model `coba`: the Vogels-Abbott / Brette et al. 2007 COBA
-//! benchmark network with E->E doublet STDP (DESIGN §3.7), built from the YAML and simulated
+//! benchmark network with E->E doublet STDP (`docs/coba_benchmark.md`), built from the YAML and simulated
 //! on one thread with the kernels of [`synplast_kernels::spiking`].
 //!
 //! Step order: neurons (Euler, threshold, reset, refractory hold), spike delivery (each spike

@@ -37,7 +37,7 @@ use synplast_kernels::spiking::{
 /// Hidden units of the shared feature network of the MLP rule.
 pub const MLP_HIDDEN: usize = 50;
 /// Time constant (ms) of the low-passed voltage and currents the MLP rule reads (our choice;
-/// DESIGN §3.6 does not give one).
+/// the design gives none, see `docs/spiking_fsbi.md`).
 pub const LOWPASS_MS: f64 = 20.0;
 /// Voltage and currents enter the MLP as `(V - E_rest) / 20 mV` and `I / 20 mV`.
 pub const MLP_SCALE_MV: f64 = 20.0;
