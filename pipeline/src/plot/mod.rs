@@ -31,7 +31,9 @@ fn esc(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// Largest magnitude [`nice_ticks`] works with; larger (and infinite) ends are clamped to it.
+/// A line chart; `log_y` plots `log10(y)` (non-positive values are skipped). The axes run
+/// between round ticks ([`nice_ticks`]) that cover the data; a log axis has ticks only at
+/// integer powers of ten ([`log_ticks`]), labelled `1e-8`, `1e0`, ...
 pub fn line_chart(
     title: &str,
     x_label: &str,

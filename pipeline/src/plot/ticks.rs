@@ -1,5 +1,6 @@
 //! Round axis ticks (1, 2 or 5 x 10^k), integer powers of ten on log axes, and their labels.
 
+/// Largest magnitude [`nice_ticks`] works with; larger (and infinite) ends are clamped to it.
 const TICK_BIG: f64 = 1e300;
 /// Narrowest span [`nice_ticks`] divides, relative to the larger end's magnitude: narrower
 /// ranges (float noise around a constant) are widened about their middle.
@@ -204,10 +205,6 @@ pub(super) fn value_labels(values: &[f64]) -> Vec<String> {
         .unwrap_or(0);
     labels_at(values, e_max - 2)
 }
-
-/// A line chart; `log_y` plots `log10(y)` (non-positive values are skipped). The axes run
-/// between round ticks ([`nice_ticks`]) that cover the data; a log axis has ticks only at
-/// integer powers of ten ([`log_ticks`]), labelled `1e-8`, `1e0`, ...
 
 #[cfg(test)]
 mod tests {

@@ -57,7 +57,7 @@ pub fn evaluate(
 
 /// Accumulates `J^T J` over the data set with the forward-sensitivity pass at `rule`, and
 /// analyses its spectrum over the trainable terms. The same pass gives the mean trajectory
-/// loss at `rule` (what [`mean_loss`] computes), returned alongside.
+/// loss at `rule` (what [`super::fit::mean_loss`] computes), returned alongside.
 pub fn identifiability(
     p: &Problem,
     rule: &TaylorRule<f64>,
