@@ -1,63 +1,35 @@
-//! Small dense linear algebra: the symmetric eigenproblem by cyclic Jacobi rotations.
+//! Small dense linear algebra: the symmetric eigenproblem (nalgebra's `SymmetricEigen`:
+//! Householder tridiagonalisation and implicit QR) and an SPD solve by Cholesky.
+
+use nalgebra::DMatrix;
 
 /// Eigenvalues (descending) and unit eigenvectors (`vectors[k]` goes with `values[k]`) of the
-/// symmetric `n x n` row-major matrix `a`. Accurate to a few ulps of the largest eigenvalue
-/// for the small (<= 100) matrices used here.
+/// symmetric `n x n` row-major matrix `a` (only its lower triangle is read). Each
+/// eigenvector's sign is fixed so that its largest-magnitude component (the first of equal
+/// ones) is positive, so the result does not depend on the solver's sign convention. Ties in
+/// the eigenvalues keep nalgebra's order.
 pub fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<Vec<f64>>) {
-    let mut m = a.to_vec();
-    let mut v = vec![0.0; n * n];
-    for i in 0..n {
-        v[i * n + i] = 1.0;
+    if n == 0 {
+        return (Vec::new(), Vec::new());
     }
-    for _sweep in 0..100 {
-        let off: f64 = (0..n)
-            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| m[i * n + j] * m[i * n + j])
-            .sum();
-        let diag: f64 = (0..n).map(|i| m[i * n + i] * m[i * n + i]).sum();
-        if off <= 1e-30 * diag || off == 0.0 {
-            break;
-        }
-        for p in 0..n {
-            for q in p + 1..n {
-                let apq = m[p * n + q];
-                if apq == 0.0 {
-                    continue;
-                }
-                let app = m[p * n + p];
-                let aqq = m[q * n + q];
-                let theta = (aqq - app) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
-                let c = 1.0 / (t * t + 1.0).sqrt();
-                let s = t * c;
-                for k in 0..n {
-                    let mkp = m[k * n + p];
-                    let mkq = m[k * n + q];
-                    m[k * n + p] = c * mkp - s * mkq;
-                    m[k * n + q] = s * mkp + c * mkq;
-                }
-                for k in 0..n {
-                    let mpk = m[p * n + k];
-                    let mqk = m[q * n + k];
-                    m[p * n + k] = c * mpk - s * mqk;
-                    m[q * n + k] = s * mpk + c * mqk;
-                }
-                for k in 0..n {
-                    let vkp = v[k * n + p];
-                    let vkq = v[k * n + q];
-                    v[k * n + p] = c * vkp - s * vkq;
-                    v[k * n + q] = s * vkp + c * vkq;
-                }
-            }
-        }
-    }
+    let m = DMatrix::from_row_slice(n, n, &a[..n * n]);
+    let e = m.symmetric_eigen();
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&i, &j| m[j * n + j].total_cmp(&m[i * n + i]));
-    let values = order.iter().map(|&i| m[i * n + i]).collect();
+    order.sort_by(|&i, &j| e.eigenvalues[j].total_cmp(&e.eigenvalues[i]));
+    let values = order.iter().map(|&i| e.eigenvalues[i]).collect();
     let vectors = order
         .iter()
-        .map(|&i| (0..n).map(|k| v[k * n + i]).collect())
+        .map(|&i| {
+            let mut v: Vec<f64> = e.eigenvectors.column(i).iter().copied().collect();
+            let big = v
+                .iter()
+                .enumerate()
+                .fold(0, |b, (k, x)| if x.abs() > v[b].abs() { k } else { b });
+            if v[big] < 0.0 {
+                v.iter_mut().for_each(|x| *x = -*x);
+            }
+            v
+        })
         .collect();
     (values, vectors)
 }
@@ -133,5 +105,48 @@ mod tests {
             assert!((norm - 1.0).abs() < 1e-12);
         }
         assert!(vals[n - 1] > 0.0 && vals[0] / vals[n - 1] > 1e5);
+    }
+
+    /// Random symmetric matrices (some with repeated eigenvalues): `A v = lambda v` for every
+    /// pair, orthonormal vectors, descending values, the sign convention.
+    #[test]
+    fn random_symmetric_matrices_are_decomposed() {
+        let mut rng = crate::rng::Rng::new(7);
+        for case in 0..200 {
+            let n = 1 + case % 12;
+            let mut a = vec![0.0; n * n];
+            for i in 0..n {
+                for j in 0..=i {
+                    let v = if case % 5 == 0 {
+                        (rng.below(3) as f64) - 1.0
+                    } else {
+                        rng.normal()
+                    };
+                    a[i * n + j] = v;
+                    a[j * n + i] = v;
+                }
+            }
+            let (vals, vecs) = symmetric_eigen(&a, n);
+            assert!(vals.windows(2).all(|w| w[0] >= w[1]), "{vals:?}");
+            let scale = vals.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+            for k in 0..n {
+                for i in 0..n {
+                    let av: f64 = (0..n).map(|j| a[i * n + j] * vecs[k][j]).sum();
+                    assert!(
+                        (av - vals[k] * vecs[k][i]).abs() < 1e-12 * scale,
+                        "case {case}"
+                    );
+                }
+                for l in 0..n {
+                    let d: f64 = (0..n).map(|i| vecs[k][i] * vecs[l][i]).sum();
+                    let want = if k == l { 1.0 } else { 0.0 };
+                    assert!((d - want).abs() < 1e-12, "case {case}: {k} {l} {d}");
+                }
+                let big = vecs[k]
+                    .iter()
+                    .fold(0.0f64, |m, x| if x.abs() > m.abs() { *x } else { m });
+                assert!(big > 0.0);
+            }
+        }
     }
 }
