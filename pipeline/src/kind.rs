@@ -47,6 +47,23 @@ pub trait Kind: Sized + Send + Sync + 'static {
     fn run(c: &Self::Config, dir: &RunDir) -> Result<String, RunError>;
 }
 
+/// Writes [`Kind::name`], [`Kind::seed`] and [`Kind::set_seed`] for a config with fields
+/// `name: String` and `seed: Option<u64>` (every kind's config has them).
+macro_rules! name_and_seed {
+    () => {
+        fn name(c: &Self::Config) -> &str {
+            &c.name
+        }
+        fn seed(c: &Self::Config) -> Option<u64> {
+            c.seed
+        }
+        fn set_seed(c: &mut Self::Config, seed: u64) {
+            c.seed = Some(seed);
+        }
+    };
+}
+pub(crate) use name_and_seed;
+
 /// The value of `kind:` inside a kind's config: serialised as the kind's name, and only that
 /// name is accepted when reading.
 pub struct KindName<K>(PhantomData<K>);

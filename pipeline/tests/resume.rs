@@ -103,6 +103,20 @@ fn resume(dir: &Path) -> std::process::Output {
         .unwrap()
 }
 
+/// Sends `signal` (`-INT`, `-TERM`) to a run, which must stop with exit code 130; returns
+/// its stderr.
+fn signal_and_wait(child: std::process::Child, signal: &str) -> String {
+    let k = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(k.success());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    err
+}
+
 fn status(dir: &Path) -> String {
     let v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("meta.json")).unwrap()).unwrap();
@@ -171,14 +185,7 @@ fn ctrl_c_leaves_an_interrupted_run_that_resumes() {
     let reference = uninterrupted(&d, &cfg);
     let out = d.join("interrupted");
     let child = start_and_wait(&cfg, &out, Stdio::piped());
-    let k = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(k.success());
-    let o = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(130), "{err}");
+    let err = signal_and_wait(child, "-INT");
     assert!(err.contains("--resume"), "{err}");
     assert_eq!(status(&out), "interrupted");
     for f in ["config.yaml", "meta.json", "cell-0.state.json"] {
@@ -278,14 +285,7 @@ fn sigterm_interrupts_and_a_directory_in_use_is_refused() {
     let out = d.join("terminated");
     let child = spawn_run(&cfg, &out, Stdio::piped());
     wait_for_checkpoint(&out, "cell-0.state.json", "adam_epochs_done", 10);
-    let k = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(k.success());
-    let o = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(130), "{err}");
+    signal_and_wait(child, "-TERM");
     assert_eq!(status(&out), "interrupted");
     assert!(!out.join(".synplast.lock").exists(), "the lock is released");
 

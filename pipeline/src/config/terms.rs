@@ -7,8 +7,6 @@
 //! index (`110` for `x*y`, `1001` for `x*r`). White space is ignored. Labels are printed in the
 //! canonical order (`x`, `y`, `w`, `r`), e.g. `y^2*w`.
 
-use synplast_kernels::taylor::TAYLOR_TERMS;
-
 /// Variables of the 27-term rule.
 pub const RATE_VARS: [&str; 3] = ["x", "y", "w"];
 /// Variables of the 81-term reward rule.
@@ -86,25 +84,32 @@ pub fn term_label(k: usize) -> String {
     label(&[k / 9 % 3, k / 3 % 3, k % 3], &RATE_VARS)
 }
 
-/// Coefficients from `key: value` pairs (keys already validated; repeated terms add up).
-pub fn theta_from<'a>(terms: impl IntoIterator<Item = (&'a String, f64)>) -> [f64; TAYLOR_TERMS] {
-    let mut theta = [0.0; TAYLOR_TERMS];
+/// Coefficients of an `N`-term rule from `key: value` pairs, `key` read by `index` (keys
+/// already validated; repeated terms add up).
+pub fn theta_from<'a, const N: usize>(
+    terms: impl IntoIterator<Item = (&'a String, f64)>,
+    index: fn(&str) -> Option<usize>,
+) -> [f64; N] {
+    let mut theta = [0.0; N];
     for (k, v) in terms {
-        if let Some(i) = term_key(k) {
+        if let Some(i) = index(k).filter(|&i| i < N) {
             theta[i] += v;
         }
     }
     theta
 }
 
-/// A mask of the listed 27-term keys; every term when `None`.
-pub fn mask_from(list: Option<&[String]>) -> [bool; TAYLOR_TERMS] {
+/// A mask of the listed keys of an `N`-term rule, read by `index`; every term when `None`.
+pub fn mask_from<const N: usize>(
+    list: Option<&[String]>,
+    index: fn(&str) -> Option<usize>,
+) -> [bool; N] {
     match list {
-        None => [true; TAYLOR_TERMS],
+        None => [true; N],
         Some(list) => {
-            let mut m = [false; TAYLOR_TERMS];
+            let mut m = [false; N];
             for k in list {
-                if let Some(i) = term_key(k) {
+                if let Some(i) = index(k).filter(|&i| i < N) {
                     m[i] = true;
                 }
             }
@@ -116,7 +121,7 @@ pub fn mask_from(list: Option<&[String]>) -> [bool; TAYLOR_TERMS] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use synplast_kernels::taylor::TERM_LABELS;
+    use synplast_kernels::taylor::{TAYLOR_TERMS, TERM_LABELS};
 
     #[test]
     fn labels_round_trip_and_match_the_kernels() {

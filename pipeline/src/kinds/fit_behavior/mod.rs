@@ -47,15 +47,7 @@ impl Kind for FitBehavior {
     const NAME: &'static str = "fit_behavior";
     const ABOUT: &'static str = "infer a reward-modulated rule (81-term Taylor or MLP) from choices, simulated or of 18 flies (Mehta et al. 2024, fig. 3)";
     const RESUME: Resume = Resume::Checkpoints;
-    fn name(c: &FitBehaviorConfig) -> &str {
-        &c.name
-    }
-    fn seed(c: &FitBehaviorConfig) -> Option<u64> {
-        c.seed
-    }
-    fn set_seed(c: &mut FitBehaviorConfig, seed: u64) {
-        c.seed = Some(seed);
-    }
+    crate::kind::name_and_seed!();
     fn validate(c: &FitBehaviorConfig) -> Result<(), (String, String)> {
         config::validate(c)
     }

@@ -2,7 +2,7 @@
 //! the baited two-odor task.
 
 use super::config::{BehaviorRuleKind, FitBehaviorConfig, SimulatedBehaviorConfig};
-use crate::config::terms::{reward_term_key, reward_term_label};
+use crate::config::terms::{mask_from, reward_term_key, reward_term_label, theta_from};
 use crate::error::{kernel_error as kernel_err, RunError};
 use crate::rng::Rng;
 use synplast_kernels::behavior::{accept_probability, apply_rule, hidden, BehaviorNet, Session};
@@ -104,28 +104,13 @@ pub fn null_rule() -> RewardTaylorRule<f64> {
 /// The teacher's 81 coefficients from its terms.
 pub fn teacher_rule(sim: &SimulatedBehaviorConfig) -> RewardTaylorRule<f64> {
     let mut r = RewardTaylorRule::zeros();
-    for (k, v) in &sim.teacher {
-        if let Some(i) = reward_term_key(k) {
-            r.theta[i] += v.0;
-        }
-    }
+    r.theta = theta_from(sim.teacher.iter().map(|(k, v)| (k, v.0)), reward_term_key);
     r
 }
 
 /// A Taylor mask from term keys (all 81 when `None`).
 pub fn term_mask(terms: Option<&[String]>) -> [bool; REWARD_TERMS] {
-    match terms {
-        None => [true; REWARD_TERMS],
-        Some(list) => {
-            let mut m = [false; REWARD_TERMS];
-            for k in list {
-                if let Some(i) = reward_term_key(k) {
-                    m[i] = true;
-                }
-            }
-            m
-        }
-    }
+    mask_from(terms, reward_term_key)
 }
 
 /// The initial rule of a fit: zeros, or `N(0, init_std^2)` on the trainable parameters.

@@ -254,10 +254,10 @@ pub fn validate(c: &FitRateConfig) -> Result<(), (String, String)> {
 impl FitRateConfig {
     /// The teacher's 27 coefficients.
     pub fn teacher_theta(&self) -> [f64; TAYLOR_TERMS] {
-        theta_from(self.teacher.terms.iter().map(|(k, v)| (k, v.0)))
+        theta_from(self.teacher.terms.iter().map(|(k, v)| (k, v.0)), term_key)
     }
     /// The student's trainable mask.
     pub fn trainable_mask(&self) -> [bool; TAYLOR_TERMS] {
-        mask_from(self.student.trainable.as_deref())
+        mask_from(self.student.trainable.as_deref(), term_key)
     }
 }

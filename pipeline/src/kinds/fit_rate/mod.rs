@@ -43,15 +43,7 @@ impl Kind for FitRate {
     const ABOUT: &'static str =
         "infer a Taylor plasticity rule from the activity of a plastic rate layer (Mehta et al. 2024, fig. 2)";
     const RESUME: Resume = Resume::Checkpoints;
-    fn name(c: &FitRateConfig) -> &str {
-        &c.name
-    }
-    fn seed(c: &FitRateConfig) -> Option<u64> {
-        c.seed
-    }
-    fn set_seed(c: &mut FitRateConfig, seed: u64) {
-        c.seed = Some(seed);
-    }
+    crate::kind::name_and_seed!();
     fn validate(c: &FitRateConfig) -> Result<(), (String, String)> {
         config::validate(c)
     }

@@ -49,15 +49,7 @@ impl Kind for MetaFunction {
     const NAME: &'static str = "meta_function";
     const ABOUT: &'static str = "meta-learn a Taylor rule that makes a linear network find principal components (Confavreux et al. 2020)";
     const RESUME: Resume = Resume::Rerun;
-    fn name(c: &MetaFunctionConfig) -> &str {
-        &c.name
-    }
-    fn seed(c: &MetaFunctionConfig) -> Option<u64> {
-        c.seed
-    }
-    fn set_seed(c: &mut MetaFunctionConfig, seed: u64) {
-        c.seed = Some(seed);
-    }
+    crate::kind::name_and_seed!();
     fn validate(c: &MetaFunctionConfig) -> Result<(), (String, String)> {
         config::validate(c)
     }

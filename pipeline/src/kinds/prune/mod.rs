@@ -35,15 +35,7 @@ impl Kind for Prune {
     const NAME: &'static str = "prune";
     const ABOUT: &'static str = "prune a linear network's synapses by noise-driven covariance, keeping its spectrum (Moore & Chaudhuri 2020)";
     const RESUME: Resume = Resume::Rerun;
-    fn name(c: &PruneConfig) -> &str {
-        &c.name
-    }
-    fn seed(c: &PruneConfig) -> Option<u64> {
-        c.seed
-    }
-    fn set_seed(c: &mut PruneConfig, seed: u64) {
-        c.seed = Some(seed);
-    }
+    crate::kind::name_and_seed!();
     fn validate(c: &PruneConfig) -> Result<(), (String, String)> {
         config::validate(c)
     }

@@ -31,15 +31,7 @@ impl Kind for Spiking {
     const NAME: &'static str = "spiking";
     const ABOUT: &'static str = "simulate a spiking E/I network with plasticity: the COBA benchmark network (Brette et al. 2007) or the fSBI network (Confavreux et al. 2023)";
     const RESUME: Resume = Resume::Rerun;
-    fn name(c: &SpikingConfig) -> &str {
-        &c.name
-    }
-    fn seed(c: &SpikingConfig) -> Option<u64> {
-        c.seed
-    }
-    fn set_seed(c: &mut SpikingConfig, seed: u64) {
-        c.seed = Some(seed);
-    }
+    crate::kind::name_and_seed!();
     fn validate(c: &SpikingConfig) -> Result<(), (String, String)> {
         config::validate(c)
     }
