@@ -35,6 +35,7 @@
 #![forbid(unsafe_code)]
 
 pub mod behavior;
+pub mod choices;
 pub mod error;
 pub mod gradient;
 pub mod linear;
