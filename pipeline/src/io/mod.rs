@@ -1,4 +1,6 @@
-//! Files: atomic writes, `.npy` arrays, CSV tables.
+//! Files: atomic writes, `.npy` arrays (written here, read in [`npy`]), CSV tables.
+
+pub mod npy;
 
 use std::fs;
 use std::io::Write;
@@ -122,102 +124,26 @@ pub struct Matrix {
 /// Largest matrix side accepted from a file.
 pub const MAX_MATRIX_SIDE: usize = 20_000;
 
-/// Parses a NumPy `.npy` file holding a 2-D array of `<f8` or `<f4` (C or Fortran order).
+/// Parses a NumPy `.npy` file holding a 2-D float64 or float32 array (see [`npy::parse_npy`]).
 /// Never panics, whatever the bytes; errors say what is wrong.
 pub fn parse_npy_matrix(bytes: &[u8]) -> Result<Matrix, String> {
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return Err("not a .npy file (no \\x93NUMPY magic)".into());
-    }
-    let (header_start, header_len): (usize, usize) = match bytes[6] {
-        1 => (10, u16::from_le_bytes([bytes[8], bytes[9]]) as usize),
-        2 | 3 if bytes.len() >= 12 => (
-            12,
-            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-        ),
-        v => return Err(format!("unsupported .npy format version {v}")),
-    };
-    let end = header_start
-        .checked_add(header_len)
-        .filter(|e| *e <= bytes.len())
-        .ok_or("truncated .npy header")?;
-    let header = std::str::from_utf8(&bytes[header_start..end])
-        .map_err(|_| "the .npy header is not text".to_string())?;
-    let field = |key: &str| -> Option<&str> {
-        let at = header.find(&format!("'{key}'"))? + key.len() + 2;
-        let rest = header[at..].trim_start().strip_prefix(':')?.trim_start();
-        Some(rest)
-    };
-    let descr = field("descr").ok_or("the .npy header has no descr")?;
-    let width = if descr.starts_with("'<f8'") {
-        8
-    } else if descr.starts_with("'<f4'") {
-        4
-    } else {
-        return Err(format!(
-            "unsupported dtype {}; write float64 or float32 (little-endian)",
-            descr.split(',').next().unwrap_or("")
-        ));
-    };
-    let fortran = field("fortran_order")
-        .ok_or("the .npy header has no fortran_order")?
-        .starts_with("True");
-    let shape = field("shape").ok_or("the .npy header has no shape")?;
-    let inside = shape
-        .strip_prefix('(')
-        .and_then(|s| s.split(')').next())
-        .ok_or("malformed shape in the .npy header")?;
-    let dims: Vec<usize> = inside
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<usize>()
-                .map_err(|_| format!("bad dimension `{s}`"))
-        })
-        .collect::<Result<_, _>>()?;
-    if dims.len() != 2 {
+    let a = npy::parse_npy(bytes)?;
+    let [rows, cols] = a.shape[..] else {
         return Err(format!(
             "expected a 2-D array, got {} dimensions",
-            dims.len()
+            a.shape.len()
         ));
-    }
-    let (rows, cols) = (dims[0], dims[1]);
+    };
     if rows > MAX_MATRIX_SIDE || cols > MAX_MATRIX_SIDE {
         return Err(format!(
             "{rows} x {cols} is larger than {MAX_MATRIX_SIDE} on a side"
         ));
     }
-    let n = rows * cols;
-    let body = &bytes[end..];
-    if body.len() != n.saturating_mul(width) {
-        return Err(format!(
-            "the data hold {} bytes; a {rows} x {cols} array of {width}-byte floats needs {}",
-            body.len(),
-            n * width
-        ));
-    }
-    let vals: Vec<f64> = body
-        .chunks_exact(width)
-        .map(|c| {
-            if width == 8 {
-                f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
-            } else {
-                f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64
-            }
-        })
-        .collect();
-    let data = if fortran {
-        let mut d = vec![0.0; n];
-        for i in 0..rows {
-            for j in 0..cols {
-                d[i * cols + j] = vals[j * rows + i];
-            }
-        }
-        d
-    } else {
-        vals
-    };
-    Ok(Matrix { rows, cols, data })
+    Ok(Matrix {
+        rows,
+        cols,
+        data: a.data,
+    })
 }
 
 /// Parses a matrix as CSV text: one row per line, numbers separated by commas (or
