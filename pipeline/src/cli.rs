@@ -7,8 +7,10 @@
 //! synplast check EXPERIMENT.yaml [key.path=value ...]
 //! synplast list
 //! ```
-//! Exit 0 on success; 2 on a bad command line, config or data (nothing written); 1 on a failure
-//! while running (the run directory keeps what was written and `meta.json` says why).
+//! Exit 0 on success; 2 on a bad command line, config or data (nothing written), or a run
+//! directory in use by another process (its lock); 1 on a failure while running (the run
+//! directory keeps what was written and `meta.json` says why); 130 when stopped by Ctrl-C,
+//! SIGTERM or SIGHUP (`meta.json` says `interrupted`; `--resume` continues).
 
 use crate::config::ConfigError;
 use crate::kind::Experiment;

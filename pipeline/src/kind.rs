@@ -36,7 +36,9 @@ pub trait Kind: Sized + Send + Sync + 'static {
     fn set_seed(c: &mut Self::Config, seed: u64);
     /// Semantic checks after parsing: the dotted field path and the problem.
     fn validate(c: &Self::Config) -> Result<(), (String, String)>;
-    /// Writes derived defaults into the config (run once, before the config is hashed).
+    /// Writes derived defaults into the config (before the config is hashed). It must leave an
+    /// already completed config unchanged: `--resume` completes the saved `config.yaml` again
+    /// and compares its hash with the run's.
     fn fill_defaults(_c: &mut Self::Config) {}
     /// Checks the data files the config names, so bad data is an exit-2 error before
     /// anything is written.

@@ -146,8 +146,12 @@ pub fn parse_npz(bytes: &[u8]) -> Result<BTreeMap<String, NdArray>, String> {
         if f.size() > MAX_VALUES * 8 + 4096 {
             return Err(format!("{name}: {} bytes is too large", f.size()));
         }
-        let mut buf = Vec::with_capacity(f.size() as usize);
-        f.read_to_end(&mut buf)
+        // The declared size is the archive's claim, not a fact: read at most the limit, and
+        // let the buffer grow with what actually arrives.
+        let mut buf = Vec::new();
+        (&mut f)
+            .take(MAX_VALUES * 8 + 4096)
+            .read_to_end(&mut buf)
             .map_err(|e| format!("{name}: cannot read from the archive (truncated?): {e}"))?;
         let a = parse_npy(&buf).map_err(|e| format!("{name}: {e}"))?;
         out.insert(key.to_string(), a);

@@ -330,6 +330,8 @@ pub fn run(job: &dyn Job, opts: &RunOptions) -> i32 {
     };
     if opts.resume {
         meta["status"] = json!("running");
+        // A failure of an earlier attempt is history now, not this run's state.
+        meta.as_object_mut().map(|m| m.remove("error"));
         let mut resumed = meta["resumed_utc"].as_array().cloned().unwrap_or_default();
         resumed.push(json!(utc_string(started)));
         meta["resumed_utc"] = json!(resumed);

@@ -202,7 +202,7 @@ impl GradientBuffers {
 }
 
 /// The whole state of a fit between two epochs or iterations: enough to continue it to the
-/// same bits (the data are regenerated from the seed). Written as `checkpoint-<cell>.json`.
+/// same bits (the data are regenerated from the seed). Saved as the state `cell-<i>` of the run's checkpoint store (`cell-<i>.state.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FitCheckpoint {
     /// Adam epochs completed.

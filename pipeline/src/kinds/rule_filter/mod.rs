@@ -2,9 +2,10 @@
 //! the fSBI network with its own seed, filtered by the plausibility constraints (Confavreux et
 //! al. 2023, one round of their filtering).
 //!
-//! Rules run in parallel on the worker threads (a shared queue keeps every core busy when rules stop early); results do not depend on scheduling (rule `k` draws its
-//! parameters from substream `k` of the seed and simulates with seed `seed ^ k`-derived
-//! streams). Each finished rule is written at once to `rules/rule-<k>.json` (atomically), and a
+//! Rules run in parallel on the worker threads (a shared queue keeps every core busy when rules
+//! stop early); results do not depend on scheduling: rule `k` draws its parameters from
+//! substream `k` of the seed and simulates with the seed `fnv1a("<seed>/<k>") >> 11`. Each
+//! finished rule is written at once to the record `rules/rule-<k>.json` (atomically), and a
 //! resumed run (`synplast run --resume DIR`) reads those back instead of simulating again.
 
 //!

@@ -59,7 +59,8 @@ pub struct StdpConfig {
     pub w_max: Positive,
 }
 
-/// Experiment kind `spiking` (today the `coba` model of docs/coba_benchmark.md).
+/// Experiment kind `spiking`: model `coba` (`docs/coba_benchmark.md`) or `fsbi`
+/// (`docs/spiking_fsbi.md`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpikingConfig {
