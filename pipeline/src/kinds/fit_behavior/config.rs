@@ -2,19 +2,38 @@
 
 use crate::config::terms::reward_term_key;
 use crate::config::{
-    bad, default_lr, validate_name, zero_nn, Count, Finite, NonNegative, Positive, Probability,
+    bad, default_lr, validate_name, zero_nn, Count, Finite, Fraction, NonNegative, Positive,
+    Probability,
 };
 use crate::fit::GradientMethod;
 use crate::kind::KindName;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Evaluation on fresh simulated sessions.
+/// Evaluation: fresh simulated sessions (`trajectories`, simulated data), or held-out trials
+/// (`cutoff`, choice data).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BehaviorEvaluation {
-    /// Number of fresh sessions.
-    pub trajectories: Count,
+    /// Number of fresh sessions (simulated data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trajectories: Option<Count>,
+    /// Choice data: fit the first `cutoff` of each session's trials, score the rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cutoff: Option<Fraction>,
+}
+
+/// Two-choice data, one row per trial: `session,trial,choice,reward` (`docs/data_contracts.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChoicesConfig {
+    /// The CSV file, relative to the working directory.
+    pub file: String,
+    /// A known rule (terms as in `data.simulated.teacher`) to score beside the fit, for data
+    /// whose generating rule is known: its held-out deviance, and the correlation of its `dw`
+    /// with the fitted rule's over the inputs that occur.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<BTreeMap<String, Finite>>,
 }
 
 /// The behaving network (`docs/fit_behavior.md`): `h = tanh(W x)`, `p = sigmoid(readout sum h)`.
@@ -135,6 +154,8 @@ pub enum BehaviorData {
     Simulated(SimulatedBehaviorConfig),
     /// Recorded fly choices.
     Flies(FliesConfig),
+    /// Trial-level choices of any two-alternative task.
+    Choices(ChoicesConfig),
 }
 
 /// `data:` as written: exactly one of the two keys.
@@ -145,15 +166,18 @@ struct RawBehaviorData {
     simulated: Option<SimulatedBehaviorConfig>,
     #[serde(default)]
     flies: Option<FliesConfig>,
+    #[serde(default)]
+    choices: Option<ChoicesConfig>,
 }
 
 impl TryFrom<RawBehaviorData> for BehaviorData {
     type Error = String;
     fn try_from(r: RawBehaviorData) -> Result<Self, String> {
-        match (r.simulated, r.flies) {
-            (Some(s), None) => Ok(Self::Simulated(s)),
-            (None, Some(f)) => Ok(Self::Flies(f)),
-            _ => Err("give exactly one of `simulated` or `flies`".into()),
+        match (r.simulated, r.flies, r.choices) {
+            (Some(s), None, None) => Ok(Self::Simulated(s)),
+            (None, Some(f), None) => Ok(Self::Flies(f)),
+            (None, None, Some(c)) => Ok(Self::Choices(c)),
+            _ => Err("give exactly one of `simulated`, `flies` or `choices`".into()),
         }
     }
 }
@@ -309,10 +333,49 @@ pub fn validate(c: &FitBehaviorConfig) -> Result<(), (String, String)> {
             }
             match &c.evaluation {
                 None => return bad("evaluation", "simulated data need evaluation.trajectories"),
-                Some(e) if e.trajectories.0 > 10_000 => {
-                    return bad("evaluation.trajectories", "must be at most 10000")
+                Some(e) => match e.trajectories {
+                    None => {
+                        return bad(
+                            "evaluation.trajectories",
+                            "simulated data are scored on fresh sessions: give their number",
+                        )
+                    }
+                    Some(t) if t.0 > 10_000 => {
+                        return bad("evaluation.trajectories", "must be at most 10000")
+                    }
+                    _ if e.cutoff.is_some() => {
+                        return bad("evaluation.cutoff", "cutoff is for choice data")
+                    }
+                    _ => {}
+                },
+            }
+            if c.rule.added_terms.is_some() {
+                return bad(
+                    "rule.added_terms",
+                    "the with/without comparison is for flies data",
+                );
+            }
+        }
+        BehaviorData::Choices(ch) => {
+            match c.evaluation.as_ref().map(|e| (e.trajectories, e.cutoff)) {
+                Some((None, Some(f))) if f.0 < 1.0 => {}
+                _ => {
+                    return bad(
+                        "evaluation",
+                        "choice data need evaluation.cutoff in (0, 1): the fraction of each session's trials to fit (the rest is scored)",
+                    )
                 }
-                _ => {}
+            }
+            if ch.file.is_empty() {
+                return bad("data.choices.file", "must name a CSV file");
+            }
+            for key in ch.reference.iter().flat_map(|r| r.keys()) {
+                if reward_term_key(key).is_none() {
+                    return bad(
+                        &format!("data.choices.reference.{key}"),
+                        format!("unknown term `{key}`; use a monomial of x, y, w, r such as x*r, or digits abcd"),
+                    );
+                }
             }
             if c.rule.added_terms.is_some() {
                 return bad(

@@ -126,16 +126,44 @@ pub const FIT_STATE: &str = "fit";
 /// the run resumes.
 pub fn fit_with_checkpoints(
     cfg: &FitBehaviorConfig,
-    mut rule: FitRule,
+    rule: FitRule,
     sessions: &[SessionData],
     progress: Option<&Progress>,
     store: Option<&Store>,
 ) -> Result<BehaviorFit, RunError> {
     let net = network(cfg);
+    let max_len = sessions.iter().map(|s| s.len()).max().unwrap_or(0);
+    let mut work = GradientWork::new(
+        cfg.fit.gradient,
+        cfg.network.hidden.get(),
+        rule.n_params(),
+        max_len,
+    );
+    let mut gradient = |rule: &FitRule, k: usize, grad: &mut [f64]| {
+        let loss = work.run(rule, &net, &sessions[k])?;
+        grad.copy_from_slice(&work.grad);
+        Ok(loss)
+    };
+    fit_sessions(cfg, rule, sessions.len(), &mut gradient, progress, store)
+}
+
+/// A session's mean loss at a rule, with its gradient written into the slice.
+pub type SessionGradient<'a> =
+    dyn FnMut(&FitRule, usize, &mut [f64]) -> Result<f64, KernelError> + 'a;
+
+/// The fit loop of [`fit_with_checkpoints`] over `n_sessions` sessions whose loss and gradient
+/// `gradient` gives (presentation-level or trial-level likelihoods alike).
+pub fn fit_sessions(
+    cfg: &FitBehaviorConfig,
+    mut rule: FitRule,
+    n_sessions: usize,
+    gradient: &mut SessionGradient<'_>,
+    progress: Option<&Progress>,
+    store: Option<&Store>,
+) -> Result<BehaviorFit, RunError> {
     let n_p = rule.n_params();
     let mask = rule.mask();
-    let max_len = sessions.iter().map(|s| s.len()).max().unwrap_or(0);
-    let mut work = GradientWork::new(cfg.fit.gradient, cfg.network.hidden.get(), n_p, max_len);
+    let mut grad = vec![0.0; n_p];
     let start = rule.params();
     let saved = match store {
         Some(s) => s.state::<BehaviorCheckpoint>(FIT_STATE)?,
@@ -166,12 +194,12 @@ pub fn fit_with_checkpoints(
         }
         let mut total = 0.0;
         let mut counted = 0usize;
-        for (k, d) in sessions.iter().enumerate() {
-            match work.run(&rule, &net, d) {
+        for k in 0..n_sessions {
+            match gradient(&rule, k, &mut grad) {
                 Ok(loss) => {
                     total += loss;
                     counted += 1;
-                    st.opt.step(&mut st.params, &work.grad, &mask, cfg.fit.lr.0);
+                    st.opt.step(&mut st.params, &grad, &mask, cfg.fit.lr.0);
                     rule.write_params(&st.params);
                 }
                 Err(e @ KernelError::NonFinite { .. }) => {

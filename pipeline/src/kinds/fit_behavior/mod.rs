@@ -17,10 +17,13 @@
 //! | `config.rs` | config types, defaults, validation |
 //! | `model.rs` | the behaving network, the fitted rule, simulated sessions |
 //! | `flies.rs` | the fly CSVs |
+//! | `choices.rs`, `choices_run.rs` | trial-level choice tables: parsing, fit, held-out scores |
 //! | `fit.rs` | Adam on the session gradient, checkpoints |
 //! | `score.rs` | deviance, R^2, identifiability, sign test |
 //! | `run.rs` | the simulated and fly runs, metrics and artifacts |
 
+pub mod choices;
+pub mod choices_run;
 pub mod config;
 pub mod fit;
 pub mod flies;

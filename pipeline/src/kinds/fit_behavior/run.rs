@@ -25,10 +25,15 @@ pub fn run(cfg: &FitBehaviorConfig, dir: &RunDir) -> Result<String, RunError> {
     match &cfg.data {
         BehaviorData::Simulated(sim) => run_simulated(cfg, sim, dir),
         BehaviorData::Flies(f) => run_flies(cfg, f, dir),
+        BehaviorData::Choices(c) => super::choices_run::run_choices(cfg, c, dir),
     }
 }
 
-fn history_artifacts(dir: &RunDir, fit: &BehaviorFit, labels: &[String]) -> Result<(), RunError> {
+pub(super) fn history_artifacts(
+    dir: &RunDir,
+    fit: &BehaviorFit,
+    labels: &[String],
+) -> Result<(), RunError> {
     let label_refs: Vec<&str> = labels.iter().map(String::as_str).collect();
     crate::history::put_history(dir, "params", "epoch", &label_refs, &fit.param_history)?;
     crate::history::put_loss(
@@ -52,7 +57,7 @@ fn run_simulated(
     let n_eval = cfg
         .evaluation
         .as_ref()
-        .map(|e| e.trajectories.get())
+        .and_then(|e| e.trajectories.map(crate::config::Count::get))
         .unwrap_or(0);
     let ids: Vec<u32> = (0..(n_train + n_eval) as u32).collect();
     let sessions: Vec<SessionData> = parallel::map(&ids, |&k| {

@@ -1,0 +1,222 @@
+//! The run of `fit_behavior` on trial-level choice data: fit on the first part of each session,
+//! score the held-out rest against the two nulls (and a reference rule when given), AIC/BIC,
+//! per-session table, metrics and artifacts.
+
+use super::choices::*;
+use super::config::{ChoicesConfig, FitBehaviorConfig};
+use super::model::{network, null_rule};
+use super::run::history_artifacts;
+use super::score::percent_deviance;
+use crate::error::RunError;
+use crate::io::csv_bytes;
+use crate::metrics::json_number;
+use crate::progress::Progress;
+use crate::rng::Rng;
+use crate::rundir::RunDir;
+use serde_json::json;
+use synplast_kernels::reward::RewardRule;
+
+/// Mean of `v[range]` (NaN when empty).
+fn mean_of(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// Held-in and held-out mean `-log P(choice)` of one model over every session.
+#[derive(Debug, Clone, Copy)]
+struct Split {
+    held_in: f64,
+    held_out: f64,
+}
+
+fn split(per_session: &[Vec<f64>], data: &[TrialData]) -> Split {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for (v, d) in per_session.iter().zip(data) {
+        a.extend_from_slice(&v[..d.n_fit]);
+        b.extend_from_slice(&v[d.n_fit..]);
+    }
+    Split {
+        held_in: mean_of(&a),
+        held_out: mean_of(&b),
+    }
+}
+
+/// Runs `fit_behavior` on a choice table into `dir`.
+pub fn run_choices(
+    cfg: &FitBehaviorConfig,
+    ch: &ChoicesConfig,
+    dir: &RunDir,
+) -> Result<String, RunError> {
+    let seed = cfg.seed.unwrap_or(0);
+    let master = Rng::new(seed);
+    let recs = load_choices(ch).map_err(RunError::new)?;
+    let cutoff = cfg
+        .evaluation
+        .as_ref()
+        .and_then(|e| e.cutoff)
+        .map(|c| c.0)
+        .unwrap_or(0.7);
+    let data: Vec<TrialData> = recs
+        .iter()
+        .enumerate()
+        .map(|(k, r)| trial_data(cfg, r, cutoff, &mut master.substream(k as u32 + 1)))
+        .collect();
+    let progress = Progress::new(cfg.fit.epochs.get(), "epochs", dir.quiet());
+    let store = dir.store();
+    let fit = fit_trials(
+        cfg,
+        start_rule(cfg, &master),
+        &data,
+        Some(&progress),
+        Some(&store),
+    );
+    progress.finish();
+    let fit = fit?;
+    let labels = fit.rule.labels();
+    history_artifacts(dir, &fit, &labels)?;
+
+    let net = network(cfg);
+    let hidden = cfg.network.hidden.get();
+    let nll_of = |rule: &dyn Fn(&TrialData) -> Result<Vec<f64>, RunError>| {
+        data.iter().map(rule).collect::<Result<Vec<_>, _>>()
+    };
+    let fitted = nll_of(&|d| trial_nlls(&fit.rule, &net, hidden, d))?;
+    let null = nll_of(&|d| trial_nlls(&null_rule(), &net, hidden, d))?;
+    let reference = reference_rule(ch);
+    let refd = match &reference {
+        Some(r) => Some(nll_of(&|d| trial_nlls(r, &net, hidden, d))?),
+        None => None,
+    };
+    // Bias only: a constant P(A), the fraction of A choices in the fitted trials (with one
+    // pseudo-choice of each, so it is never 0 or 1).
+    let (n_a, n_fit): (usize, usize) = data.iter().fold((0, 0), |(a, n), d| {
+        (
+            a + d.chose_b[..d.n_fit].iter().filter(|b| !**b).count(),
+            n + d.n_fit,
+        )
+    });
+    let p_bias = (n_a as f64 + 0.5) / (n_fit as f64 + 1.0);
+    let bias: Vec<Vec<f64>> = data
+        .iter()
+        .map(|d| {
+            d.chose_b
+                .iter()
+                .map(|&b| -(if b { 1.0 - p_bias } else { p_bias }).ln())
+                .collect()
+        })
+        .collect();
+    let (sf, sn, sb) = (
+        split(&fitted, &data),
+        split(&null, &data),
+        split(&bias, &data),
+    );
+    let sr = refd.as_ref().map(|r| split(r, &data));
+    let k = fit.rule.mask().iter().filter(|m| **m).count() as f64;
+    let nll_total_in = sf.held_in * n_fit as f64;
+    let aic = 2.0 * k + 2.0 * nll_total_in;
+    let bic = k * (n_fit as f64).ln() + 2.0 * nll_total_in;
+    let pd_null = percent_deviance(sf.held_out, sn.held_out);
+    let pd_bias = percent_deviance(sf.held_out, sb.held_out);
+    let dw_corr = reference.as_ref().map(|r| {
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        for d in &data {
+            for z in visited_inputs(&fit.rule, &net, hidden, d) {
+                a.push(fit.rule.dw(z[0], z[1], z[2], z[3]));
+                b.push(r.dw(z[0], z[1], z[2], z[3]));
+            }
+        }
+        correlation(&a, &b)
+    });
+
+    let mut rows = Vec::new();
+    for (s, d) in data.iter().enumerate() {
+        let m = |v: &[Vec<f64>]| (mean_of(&v[s][..d.n_fit]), mean_of(&v[s][d.n_fit..]));
+        let (fi, fo) = m(&fitted);
+        let (ni, no) = m(&null);
+        let (bi, bo) = m(&bias);
+        let mut row = vec![
+            s as f64,
+            d.len() as f64,
+            d.n_fit as f64,
+            fi,
+            fo,
+            ni,
+            no,
+            bi,
+            bo,
+        ];
+        if let Some(r) = &refd {
+            let (ri, ro) = m(r);
+            row.extend([ri, ro]);
+        }
+        rows.push(row);
+    }
+    let mut header = vec![
+        "session",
+        "trials",
+        "fitted_trials",
+        "nll_in",
+        "nll_out",
+        "null_nll_in",
+        "null_nll_out",
+        "bias_nll_in",
+        "bias_nll_out",
+    ];
+    if refd.is_some() {
+        header.extend(["reference_nll_in", "reference_nll_out"]);
+    }
+    dir.put("sessions.csv", &csv_bytes(&header, &rows))?;
+    let mut params = vec![0.0; fit.rule.n_params()];
+    fit.rule.read_params(&mut params);
+    let model = |s: Split| json!({"held_in_nll": json_number(s.held_in), "held_out_nll": json_number(s.held_out)});
+    let metrics = json!({
+        "experiment": cfg.name,
+        "kind": "fit_behavior",
+        "seed": seed,
+        "config_hash": dir.config_hash(),
+        "data": "choices",
+        "likelihood": "trial",
+        "sessions": data.len(),
+        "trials": data.iter().map(TrialData::len).sum::<usize>(),
+        "fitted_trials": n_fit,
+        "cutoff": cutoff,
+        "terms": labels,
+        "params": params,
+        "fitted": model(sf),
+        "null_theta_zero": model(sn),
+        "null_bias_only": model(sb),
+        "bias_only_p_a": p_bias,
+        "reference": sr.map(model),
+        "held_out_percent_deviance_vs_theta_zero": json_number(pd_null),
+        "held_out_percent_deviance_vs_bias_only": json_number(pd_bias),
+        "aic": json_number(aic),
+        "bic": json_number(bic),
+        "trainable_params": k,
+        "dw_correlation_with_reference": dw_corr.map(json_number),
+        "skipped_steps": fit.skipped_steps,
+        "reverted_epochs": fit.reverted_epochs,
+    });
+    dir.put_json("metrics.json", &metrics)?;
+    store.remove_state(super::fit::FIT_STATE);
+    let mut s = format!(
+        "{}: {} sessions, {} trials ({} fitted): held-out -log P(choice) {:.4} (theta = 0: {:.4}, bias only: {:.4}); held-out percent deviance {:.2} vs theta = 0, {:.2} vs bias only; AIC {:.1}, BIC {:.1}",
+        cfg.name,
+        data.len(),
+        data.iter().map(TrialData::len).sum::<usize>(),
+        n_fit,
+        sf.held_out,
+        sn.held_out,
+        sb.held_out,
+        pd_null,
+        pd_bias,
+        aic,
+        bic
+    );
+    if let (Some(r), Some(c)) = (sr, dw_corr) {
+        s.push_str(&format!(
+            "\nreference rule: held-out -log P(choice) {:.4}; correlation of the fitted dw with the reference's over the visited inputs {c:.3}",
+            r.held_out
+        ));
+    }
+    Ok(s)
+}

@@ -1,0 +1,125 @@
+//! Trial-level two-choice data end to end: the shipped numpy-written table (an agent with the
+//! rule `x*r`, `scripts/make_choices.py`) fitted with the `x*r` term alone recovers its
+//! coefficient; the shipped experiment reports held-out scores against both nulls and the
+//! reference rule, the same bytes twice; bad tables are exit 2 naming the file and line, with
+//! nothing written.
+
+mod common;
+
+use common::{bin, run_twice_same_bytes, tmp};
+use std::path::Path;
+
+fn experiment() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    include_str!("../../experiments/choices_xr_numpy.yaml").replace(
+        "file: examples/choices_xr.csv",
+        &format!("file: {}", root.join("examples/choices_xr.csv").display()),
+    )
+}
+
+#[test]
+fn the_numpy_agents_rule_is_recovered_at_the_trial_level() {
+    let d = tmp("choices");
+    let cfg = d.join("c.yaml");
+    std::fs::write(
+        &cfg,
+        experiment()
+            .replace("trainable: ['1', r, x, x*r]", "trainable: [x*r]")
+            .replace("epochs: 400", "epochs: 150"),
+    )
+    .unwrap();
+    let m = run_twice_same_bytes(&cfg, &d);
+    let terms: Vec<String> = serde_json::from_value(m["terms"].clone()).unwrap();
+    let k = terms.iter().position(|t| t == "x*r").unwrap();
+    let theta = m["params"][k].as_f64().unwrap();
+    assert!((theta - 1.0).abs() < 0.1, "x*r = {theta}");
+    let fitted = m["fitted"]["held_out_nll"].as_f64().unwrap();
+    let null = m["null_theta_zero"]["held_out_nll"].as_f64().unwrap();
+    let bias = m["null_bias_only"]["held_out_nll"].as_f64().unwrap();
+    let reference = m["reference"]["held_out_nll"].as_f64().unwrap();
+    assert!(fitted < null && fitted < bias, "{m}");
+    assert!((fitted - reference).abs() < 0.01, "{fitted} vs {reference}");
+    assert!(m["dw_correlation_with_reference"].as_f64().unwrap() > 0.999);
+    assert_eq!(m["trials"], 4320);
+    let csv = std::fs::read_to_string(d.join("a/sessions.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 19, "a header and 18 sessions");
+}
+
+#[test]
+fn the_shipped_choice_experiment_scores_against_both_nulls() {
+    let d = tmp("choices_shipped");
+    let cfg = d.join("c.yaml");
+    std::fs::write(&cfg, experiment().replace("epochs: 400", "epochs: 100")).unwrap();
+    let m = run_twice_same_bytes(&cfg, &d);
+    for key in [
+        "held_out_percent_deviance_vs_theta_zero",
+        "held_out_percent_deviance_vs_bias_only",
+        "aic",
+        "bic",
+        "dw_correlation_with_reference",
+    ] {
+        assert!(m[key].as_f64().is_some_and(f64::is_finite), "{key}: {m}");
+    }
+    assert!(
+        m["held_out_percent_deviance_vs_theta_zero"]
+            .as_f64()
+            .unwrap()
+            > 10.0
+    );
+}
+
+#[test]
+fn bad_choice_tables_exit_2_naming_file_and_line() {
+    let d = tmp("choices_bad");
+    for (name, body, want) in [
+        (
+            "label.csv",
+            "session,trial,choice,reward\ns,1,A,1\ns,2,left,0\n",
+            "label.csv:3: choice: unknown label `left`",
+        ),
+        ("header.csv", "session,trial,odor,reward\n", "label"),
+        ("empty.csv", "session,trial,choice,reward\n", "no trials"),
+        (
+            "order.csv",
+            "session,trial,choice,reward\ns,2,A,1\ns,1,B,0\n",
+            "order.csv:3: trial",
+        ),
+        (
+            "nan.csv",
+            "session,trial,choice,reward\ns,1,A,nan\n",
+            "nan.csv:2: reward",
+        ),
+    ] {
+        let f = d.join(name);
+        std::fs::write(&f, body).unwrap();
+        let cfg = d.join("c.yaml");
+        std::fs::write(
+            &cfg,
+            experiment().replace(
+                &format!(
+                    "file: {}",
+                    Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("../examples/choices_xr.csv")
+                        .display()
+                ),
+                &format!("file: {}", f.display()),
+            ),
+        )
+        .unwrap();
+        let out = d.join("out");
+        for args in [vec!["check"], vec!["run", "--out", out.to_str().unwrap()]] {
+            let mut a = args.clone();
+            a.insert(1, cfg.to_str().unwrap());
+            let o = bin().args(&a).output().unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+            let want = if name == "header.csv" {
+                "expected the header"
+            } else {
+                want
+            };
+            assert!(err.contains(want), "{name}: wanted {want} in {err}");
+        }
+        assert!(!out.exists(), "{name}: nothing may be written");
+    }
+}
