@@ -20,7 +20,7 @@
 //! | [`sim`] | the spiking networks shared by `spiking` and `rule_filter` |
 //! | [`history`] | fit histories as artifacts |
 //! | [`cmaes`], [`parallel`] | CMA-ES; deterministic parallel map |
-//! | [`linalg`], [`metrics`], [`rng`] | eigen-decomposition, R^2 and summaries, random streams |
+//! | [`linalg`], [`metrics`], [`rng`], [`stats`] | eigen-decomposition, R^2 and summaries, random streams, sign and Wilcoxon tests |
 //! | [`io`], [`plot`], [`progress`], [`interrupt`], [`yamlpath`] | files, SVG, progress, stop requests, YAML paths |
 //! | [`strategies`] | proptest strategies for testing rules and layers |
 
@@ -42,5 +42,6 @@ pub mod progress;
 pub mod rng;
 pub mod rundir;
 pub mod sim;
+pub mod stats;
 pub mod strategies;
 pub mod yamlpath;

@@ -98,15 +98,6 @@ mod tests {
     }
 
     #[test]
-    fn sign_test_matches_binomial_tails() {
-        // 17 of 18: 2 * (1 + 18) / 2^18.
-        assert!((sign_test_p(17, 18) - 2.0 * 19.0 / 262_144.0).abs() < 1e-15);
-        assert_eq!(sign_test_p(9, 18), 1.0);
-        assert!((sign_test_p(0, 5) - 2.0 / 32.0).abs() < 1e-15);
-        assert_eq!(sign_test_p(0, 0), 1.0);
-    }
-
-    #[test]
     fn fly_csv_parses_and_names_bad_lines() {
         let good = "step,trial,odor,accept,reward\n0,0,A,0,\n1,0,B,1,0\n2,1,A,1,1\n";
         let c = parse_fly_csv(good, "f.csv").unwrap();

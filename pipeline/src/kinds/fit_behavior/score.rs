@@ -144,18 +144,4 @@ pub fn identifiability(
     ))
 }
 
-/// Exact two-sided sign test: the probability, under a fair coin, of a split of `n` as or more
-/// extreme than `k` successes.
-pub fn sign_test_p(k: usize, n: usize) -> f64 {
-    if n == 0 {
-        return 1.0;
-    }
-    let lo = k.min(n - k);
-    // P(X <= lo) for X ~ Binomial(n, 1/2), by exact log-binomial sums.
-    let ln_choose =
-        |n: usize, j: usize| -> f64 { (1..=j).map(|i| ((n - j + i) as f64 / i as f64).ln()).sum() };
-    let tail: f64 = (0..=lo)
-        .map(|j| (ln_choose(n, j) - n as f64 * std::f64::consts::LN_2).exp())
-        .sum();
-    (2.0 * tail).min(1.0)
-}
+pub use crate::stats::sign_test_p;
