@@ -138,6 +138,22 @@ fn hidden_of<F: Float>(act: Activation, w: &[F], x: &[F], h: &mut [F]) {
     }
 }
 
+/// `h = act(W x)` with `n_in = x.len()`, `H = h.len()`, `w.len() = H n_in`.
+pub fn hidden_activity<F: Float>(
+    act: Activation,
+    w: &[F],
+    x: &[F],
+    h: &mut [F],
+) -> Result<(), KernelError> {
+    check_len("weights", w, x.len() * h.len())?;
+    if x.is_empty() {
+        h.iter_mut().for_each(|v| *v = F::zero());
+        return Ok(());
+    }
+    hidden_of(act, w, x, h);
+    Ok(())
+}
+
 fn logit<F: Float>(readout: F, h: &[F]) -> F {
     readout * h.iter().fold(F::zero(), |acc, v| acc + *v)
 }

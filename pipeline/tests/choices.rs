@@ -1,8 +1,8 @@
 //! Trial-level two-choice data end to end: the shipped numpy-written table (an agent with the
 //! rule `x*r`, `scripts/make_choices.py`) fitted with the `x*r` term alone recovers its
 //! coefficient; the shipped experiment reports held-out scores against both nulls and the
-//! reference rule, the same bytes twice; bad tables are exit 2 naming the file and line, with
-//! nothing written.
+//! reference rule, the same bytes twice, with the tanh network and the linear fly network; bad
+//! tables are exit 2 naming the file and line, with nothing written.
 
 mod common;
 
@@ -66,6 +66,33 @@ fn the_shipped_choice_experiment_scores_against_both_nulls() {
             .unwrap()
             > 10.0
     );
+}
+
+/// The paper's linear fly network (`network.hidden: 0`: `z = W x`, no tanh, readout 1) fits the
+/// same table through the same trial-level likelihood.
+#[test]
+fn the_linear_fly_network_fits_choice_tables() {
+    let d = tmp("choices_linear");
+    let cfg = d.join("c.yaml");
+    std::fs::write(
+        &cfg,
+        experiment()
+            .replace("hidden: 10", "hidden: 0")
+            .replace("epochs: 400", "epochs: 100"),
+    )
+    .unwrap();
+    let m = run_twice_same_bytes(&cfg, &d);
+    let fitted = m["fitted"]["held_out_nll"].as_f64().unwrap();
+    assert!(
+        fitted < m["null_bias_only"]["held_out_nll"].as_f64().unwrap(),
+        "{m}"
+    );
+    assert!(
+        m["dw_correlation_with_reference"].as_f64().unwrap() > 0.9,
+        "{m}"
+    );
+    let resolved = std::fs::read_to_string(d.join("a/config.yaml")).unwrap();
+    assert!(resolved.contains("readout: 1"), "{resolved}");
 }
 
 #[test]

@@ -198,6 +198,7 @@ pub fn trial_data(
 pub fn trial_nlls<R: RewardRule<f64>>(
     rule: &R,
     net: &BehaviorNet<f64>,
+    act: Activation,
     hidden: usize,
     d: &TrialData,
 ) -> Result<Vec<f64>, RunError> {
@@ -208,7 +209,7 @@ pub fn trial_nlls<R: RewardRule<f64>>(
     choice_loss(
         rule,
         net,
-        Activation::Tanh,
+        act,
         hidden,
         &mut w,
         &s,
@@ -233,23 +234,15 @@ pub fn fit_trials(
     store: Option<&crate::rundir::Store>,
 ) -> Result<BehaviorFit, RunError> {
     let net = network(cfg);
-    let hidden = cfg.network.hidden.get();
+    let hidden = cfg.network.units();
+    let act = cfg.network.activation();
     let max_len = data.iter().map(|d| d.n_fit).max().unwrap_or(0);
     let mut scratch = vec![0.0; adjoint_scratch_len(N_IN, hidden, max_len)];
     let mut gradient = |rule: &FitRule, k: usize, grad: &mut [f64]| {
         let d = &data[k];
         let s = d.session(d.n_fit);
         let n = adjoint_scratch_len(N_IN, hidden, d.n_fit);
-        choice_gradient_adjoint(
-            rule,
-            &net,
-            Activation::Tanh,
-            hidden,
-            &d.w0,
-            &s,
-            &mut scratch[..n],
-            grad,
-        )
+        choice_gradient_adjoint(rule, &net, act, hidden, &d.w0, &s, &mut scratch[..n], grad)
     };
     fit_sessions(cfg, rule, data.len(), &mut gradient, progress, store)
 }
@@ -288,6 +281,7 @@ pub fn correlation(a: &[f64], b: &[f64]) -> f64 {
 pub fn visited_inputs<R: RewardRule<f64>>(
     rule: &R,
     net: &BehaviorNet<f64>,
+    act: Activation,
     hidden: usize,
     d: &TrialData,
 ) -> Vec<[f64; 4]> {
@@ -297,7 +291,7 @@ pub fn visited_inputs<R: RewardRule<f64>>(
     for t in 0..d.len() {
         let k = 2 * t + usize::from(d.chose_b[t]);
         let x = &d.x[k * N_IN..(k + 1) * N_IN];
-        if synplast_kernels::behavior::hidden(&w, x, &mut h).is_err() {
+        if synplast_kernels::choices::hidden_activity(act, &w, x, &mut h).is_err() {
             break;
         }
         for i in 0..hidden {

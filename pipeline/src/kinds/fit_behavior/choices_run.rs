@@ -75,15 +75,16 @@ pub fn run_choices(
     history_artifacts(dir, &fit, &labels)?;
 
     let net = network(cfg);
-    let hidden = cfg.network.hidden.get();
+    let hidden = cfg.network.units();
+    let act = cfg.network.activation();
     let nll_of = |rule: &dyn Fn(&TrialData) -> Result<Vec<f64>, RunError>| {
         data.iter().map(rule).collect::<Result<Vec<_>, _>>()
     };
-    let fitted = nll_of(&|d| trial_nlls(&fit.rule, &net, hidden, d))?;
-    let null = nll_of(&|d| trial_nlls(&null_rule(), &net, hidden, d))?;
+    let fitted = nll_of(&|d| trial_nlls(&fit.rule, &net, act, hidden, d))?;
+    let null = nll_of(&|d| trial_nlls(&null_rule(), &net, act, hidden, d))?;
     let reference = reference_rule(ch);
     let refd = match &reference {
-        Some(r) => Some(nll_of(&|d| trial_nlls(r, &net, hidden, d))?),
+        Some(r) => Some(nll_of(&|d| trial_nlls(r, &net, act, hidden, d))?),
         None => None,
     };
     // Bias only: a constant P(A), the fraction of A choices in the fitted trials (with one
@@ -120,7 +121,7 @@ pub fn run_choices(
         let mut a = Vec::new();
         let mut b = Vec::new();
         for d in &data {
-            for z in visited_inputs(&fit.rule, &net, hidden, d) {
+            for z in visited_inputs(&fit.rule, &net, act, hidden, d) {
                 a.push(fit.rule.dw(z[0], z[1], z[2], z[3]));
                 b.push(r.dw(z[0], z[1], z[2], z[3]));
             }

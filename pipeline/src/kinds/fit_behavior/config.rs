@@ -40,9 +40,10 @@ pub struct ChoicesConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BehaviorNetworkConfig {
-    /// Hidden units `H`.
+    /// Hidden units `H` of `h = tanh(W x)`; `0` is the paper's linear fly network (choice
+    /// data only): `z = W x`, `W` plastic `1 x n_in`, no tanh, readout 1.
     #[serde(default = "ten")]
-    pub hidden: Count,
+    pub hidden: u32,
     /// Plasticity rate; default `1 / n_in = 0.5`.
     #[serde(default)]
     pub eta: Option<Finite>,
@@ -62,8 +63,23 @@ fn w_clip() -> Positive {
     Positive(100.0)
 }
 
-fn ten() -> Count {
-    Count(10)
+fn ten() -> u32 {
+    10
+}
+
+impl BehaviorNetworkConfig {
+    /// Rows of `W`: `H`, or 1 for the linear network.
+    pub fn units(&self) -> usize {
+        (self.hidden as usize).max(1)
+    }
+    /// The hidden activation: `tanh`, or the identity for the linear network (`hidden: 0`).
+    pub fn activation(&self) -> synplast_kernels::choices::Activation {
+        if self.hidden == 0 {
+            synplast_kernels::choices::Activation::Identity
+        } else {
+            synplast_kernels::choices::Activation::Tanh
+        }
+    }
 }
 fn w0_behavior() -> NonNegative {
     NonNegative(0.01)
@@ -275,7 +291,13 @@ fn default_odor_input() -> OdorInputConfig {
 /// Semantic checks of a `fit_behavior` config: the field path and the problem.
 pub fn validate(c: &FitBehaviorConfig) -> Result<(), (String, String)> {
     validate_name(&c.name)?;
-    if c.network.hidden.0 > 1000 {
+    if c.network.hidden == 0 && !matches!(c.data, BehaviorData::Choices(_)) {
+        return bad(
+            "network.hidden",
+            "0 (the linear fly network) is for choice data; simulated and fly sessions need hidden units",
+        );
+    }
+    if c.network.hidden > 1000 {
         return bad("network.hidden", "must be at most 1000");
     }
     let taylor = c.rule.kind == BehaviorRuleKind::Taylor;

@@ -135,7 +135,7 @@ pub fn fit_with_checkpoints(
     let max_len = sessions.iter().map(|s| s.len()).max().unwrap_or(0);
     let mut work = GradientWork::new(
         cfg.fit.gradient,
-        cfg.network.hidden.get(),
+        cfg.network.units(),
         rule.n_params(),
         max_len,
     );

@@ -56,9 +56,10 @@ impl Kind for FitBehavior {
     }
     /// The plasticity rate, readout scale and initial rule std when absent; all 18 flies.
     fn fill_defaults(c: &mut FitBehaviorConfig) {
-        let h = c.network.hidden.0 as f64;
         c.network.eta.get_or_insert(Finite(0.5));
-        c.network.readout.get_or_insert(Finite(5.0 / h));
+        c.network
+            .readout
+            .get_or_insert(Finite(default_readout(c.network.hidden)));
         let std = match c.rule.kind {
             BehaviorRuleKind::Taylor => 0.0,
             BehaviorRuleKind::Mlp => 0.01,

@@ -179,12 +179,24 @@ pub fn reward_signals(accept: &[bool], reward: &[f64]) -> Vec<f64> {
         .collect()
 }
 
+/// The default readout: `5 / H`, or 1 for the linear network (`hidden: 0`).
+pub fn default_readout(hidden: u32) -> f64 {
+    if hidden == 0 {
+        1.0
+    } else {
+        5.0 / hidden as f64
+    }
+}
+
 /// The network's fixed parameters from the (filled) config.
 pub fn network(cfg: &FitBehaviorConfig) -> BehaviorNet<f64> {
-    let h = cfg.network.hidden.0 as f64;
     BehaviorNet {
         eta: cfg.network.eta.map(|v| v.0).unwrap_or(0.5),
-        readout: cfg.network.readout.map(|v| v.0).unwrap_or(5.0 / h),
+        readout: cfg
+            .network
+            .readout
+            .map(|v| v.0)
+            .unwrap_or(default_readout(cfg.network.hidden)),
         w_clip: cfg.network.w_clip.0,
     }
 }
@@ -204,7 +216,7 @@ pub fn odor_input(cfg: &FitBehaviorConfig, odor: u8, rng: &mut Rng, out: &mut [f
 
 /// Initial plastic weights `~ N(0, w0_std^2)`.
 pub fn initial_weights(cfg: &FitBehaviorConfig, rng: &mut Rng) -> Vec<f64> {
-    let mut w = vec![0.0; cfg.network.hidden.get() * N_IN];
+    let mut w = vec![0.0; cfg.network.units() * N_IN];
     rng.fill_normal(cfg.network.w0_std.0, &mut w);
     w
 }
@@ -219,7 +231,7 @@ pub fn simulate_session(
     teacher: &RewardTaylorRule<f64>,
     rng: &mut Rng,
 ) -> Result<SessionData, RunError> {
-    let n_h = cfg.network.hidden.get();
+    let n_h = cfg.network.units();
     let net = network(cfg);
     let w0 = initial_weights(cfg, rng);
     let mut w = w0.clone();

@@ -20,7 +20,7 @@ pub fn session_nll<R: RewardRule<f64>>(
     d: &SessionData,
 ) -> Result<f64, KernelError> {
     let mut w = d.w0.clone();
-    let mut h = vec![0.0; cfg.network.hidden.get()];
+    let mut h = vec![0.0; cfg.network.units()];
     session_loss(
         rule,
         &network(cfg),
@@ -56,7 +56,7 @@ pub fn score_session(
     fitted: &FitRule,
     d: &SessionData,
 ) -> Result<SessionScore, RunError> {
-    let n_h = cfg.network.hidden.get();
+    let n_h = cfg.network.units();
     let net = network(cfg);
     let t = d.len();
     let s = d.session();
@@ -112,7 +112,7 @@ pub fn identifiability(
     sessions: &[SessionData],
 ) -> Result<Identifiability, RunError> {
     let n = REWARD_TERMS;
-    let n_h = cfg.network.hidden.get();
+    let n_h = cfg.network.units();
     let net = network(cfg);
     let mut scratch = vec![0.0; forward_scratch_len(N_IN, n_h, n)];
     let mut grad = vec![0.0; n];
