@@ -52,7 +52,7 @@ pub struct BehaviorNet<F> {
 
 /// `w + eta f` clamped to `[-clip, clip]`, and whether it was clipped; NaN stays NaN.
 #[inline]
-fn clipped_update<F: Float>(w: F, step: F, clip: F) -> (F, bool) {
+pub(crate) fn clipped_update<F: Float>(w: F, step: F, clip: F) -> (F, bool) {
     let v = w + step;
     if v > clip {
         (clip, true)
@@ -87,12 +87,7 @@ impl<F: Float> Session<'_, F> {
         let t = self.len();
         check_len("session inputs", self.x, t * n_in)?;
         check_len("session rewards", self.r, t)?;
-        let probe = self
-            .x
-            .iter()
-            .chain(self.r)
-            .fold(F::zero(), |acc, v| acc + finite_probe(*v));
-        finite_or(probe, "session inputs or rewards", 0)
+        crate::error::all_finite(self.x.iter().chain(self.r), "session inputs or rewards")
     }
 }
 

@@ -35,7 +35,7 @@
 //! Valid range: finite inputs, weights, rewards and parameters; at least one trial. A non-finite
 //! input or rule value returns [`KernelError::NonFinite`] naming the trial.
 
-use crate::behavior::BehaviorNet;
+use crate::behavior::{clipped_update as clipped, BehaviorNet};
 use crate::error::{check_len, finite_or, finite_probe, KernelError};
 use crate::rate::sigmoid;
 use crate::reward::RewardRule;
@@ -95,12 +95,7 @@ impl<F: Float> ChoiceSession<'_, F> {
         }
         check_len("trial inputs", self.x, t.saturating_mul(2 * n_in))?;
         check_len("trial rewards", self.r, t)?;
-        let probe = self
-            .x
-            .iter()
-            .chain(self.r)
-            .fold(F::zero(), |acc, v| acc + finite_probe(*v));
-        finite_or(probe, "trial inputs or rewards", 0)
+        crate::error::all_finite(self.x.iter().chain(self.r), "trial inputs or rewards")
     }
     fn option(&self, n_in: usize, t: usize, b: bool) -> &[F] {
         let k = 2 * t + usize::from(b);
@@ -156,19 +151,6 @@ pub fn hidden_activity<F: Float>(
 
 fn logit<F: Float>(readout: F, h: &[F]) -> F {
     readout * h.iter().fold(F::zero(), |acc, v| acc + *v)
-}
-
-/// `w + step` clamped to `[-clip, clip]`, and whether it was clipped.
-#[inline]
-fn clipped<F: Float>(w: F, step: F, clip: F) -> (F, bool) {
-    let v = w + step;
-    if v > clip {
-        (clip, true)
-    } else if v < -clip {
-        (-clip, true)
-    } else {
-        (v, false)
-    }
 }
 
 fn dims<F>(w0: &[F], n_hidden: usize) -> Result<usize, KernelError> {

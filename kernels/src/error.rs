@@ -67,6 +67,19 @@ pub(crate) fn finite_or<F: num_traits::Float>(
     }
 }
 
+/// `Ok` when every value is finite, else [`KernelError::NonFinite`] naming `what` (step 0).
+#[inline]
+pub(crate) fn all_finite<'a, F: num_traits::Float + 'a>(
+    values: impl Iterator<Item = &'a F>,
+    what: &'static str,
+) -> Result<(), KernelError> {
+    finite_or(
+        values.fold(F::zero(), |acc, v| acc + finite_probe(*v)),
+        what,
+        0,
+    )
+}
+
 /// Checks that `buf` has length `expected`.
 #[inline]
 pub(crate) fn check_len<T>(

@@ -2,55 +2,17 @@
 //! differences, the adjoint pass against forward sensitivities, and the expected-reward window
 //! against a naive reference.
 
+mod common;
+
+use common::*;
 use proptest::prelude::*;
 use synplast_kernels::behavior::{
     adjoint_scratch_len, forward_scratch_len, session_gradient_adjoint, session_gradient_forward,
     session_loss, BehaviorNet, Session, Trace,
 };
-use synplast_kernels::reward::{MlpRule, RewardAverage, RewardRule, RewardTaylorRule};
+use synplast_kernels::reward::{RewardAverage, RewardRule, RewardTaylorRule};
 
 const H: usize = 10;
-
-fn taylor(theta: &[f64]) -> RewardTaylorRule<f64> {
-    let mut r = RewardTaylorRule::zeros();
-    r.write_params(theta);
-    r
-}
-
-fn mlp(p: &[f64]) -> MlpRule<f64, 10> {
-    let mut r = MlpRule::zeros();
-    r.write_params(p);
-    r
-}
-
-/// Central differences of `f` at `p` along every coordinate, step `eps`.
-fn fd(p: &[f64], eps: f64, mut f: impl FnMut(&[f64]) -> f64) -> Vec<f64> {
-    let mut q = p.to_vec();
-    (0..p.len())
-        .map(|k| {
-            q[k] = p[k] + eps;
-            let up = f(&q);
-            q[k] = p[k] - eps;
-            let down = f(&q);
-            q[k] = p[k];
-            (up - down) / (2.0 * eps)
-        })
-        .collect()
-}
-
-fn rel_err(a: &[f64], b: &[f64]) -> f64 {
-    let num: f64 = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>();
-    let den: f64 = b.iter().map(|y| y * y).sum::<f64>();
-    num.sqrt() / den.sqrt().max(1e-12)
-}
-
-/// `|a - b| <= rel |b| + abs` in the Euclidean norm: `abs` covers the rounding error of central
-/// differences (about `1e-16 / eps` per component) when the gradient itself is tiny.
-fn close(a: &[f64], b: &[f64], rel: f64, abs: f64) -> bool {
-    let num: f64 = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>();
-    let den: f64 = b.iter().map(|y| y * y).sum::<f64>();
-    num.sqrt() <= rel * den.sqrt() + abs
-}
 
 /// Input partials of a rule against central differences.
 fn check_inputs<R: RewardRule<f64>>(rule: &R, z: [f64; 4]) -> Result<(), TestCaseError> {
