@@ -33,6 +33,7 @@ pub fn parse_npy(bytes: &[u8]) -> Result<NdArray, String> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err("not a .npy file (no \\x93NUMPY magic)".into());
     }
+    check_header_shape(bytes)?;
     let f = npyz::NpyFile::new(bytes).map_err(|e| format!("malformed .npy header: {e}"))?;
     let shape: Vec<usize> = f
         .shape()
@@ -87,6 +88,43 @@ pub fn parse_npy(bytes: &[u8]) -> Result<NdArray, String> {
         vals
     };
     Ok(NdArray { shape, data })
+}
+
+/// Refuses headers a plain float array never has before the header parser sees them: a list
+/// (`[`, a structured dtype) or brackets nested deeper than `{...(...)...}`. The parser
+/// backtracks exponentially on deeply nested brackets (found by fuzzing: 191 bytes took
+/// seconds), so this keeps every header linear to check.
+fn check_header_shape(bytes: &[u8]) -> Result<(), String> {
+    let (start, len) = match bytes.get(6) {
+        Some(1) if bytes.len() >= 10 => {
+            (10usize, u16::from_le_bytes([bytes[8], bytes[9]]) as usize)
+        }
+        Some(2 | 3) if bytes.len() >= 12 => (
+            12usize,
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+        ),
+        Some(v) => return Err(format!("unsupported .npy format version {v}")),
+        None => return Err("truncated .npy header".into()),
+    };
+    let header = start
+        .checked_add(len)
+        .and_then(|end| bytes.get(start..end))
+        .ok_or("truncated .npy header")?;
+    let mut depth = 0i32;
+    for &b in header {
+        match b {
+            b'[' => return Err("unsupported .npy header: a list (structured dtype); write a plain float64 or float32 array".into()),
+            b'{' | b'(' => {
+                depth += 1;
+                if depth > 2 {
+                    return Err("malformed .npy header: brackets nested too deep".into());
+                }
+            }
+            b'}' | b')' => depth -= 1,
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Bytes after the header (the data), from the header length field.
@@ -219,6 +257,18 @@ mod tests {
         assert!(parse_npy(&huge).unwrap_err().contains("more than"));
         assert!(parse_npy(&full[..40]).is_err());
         assert!(parse_npz(b"PK not really").is_err());
+        // Found by fuzzing: nested brackets made the header parser backtrack for seconds.
+        let nested = with_header("<f8", false, &format!("(3,{}", "[".repeat(150)), &[]);
+        let t = std::time::Instant::now();
+        assert!(parse_npy(&nested).unwrap_err().contains("list"));
+        let deep = with_header(
+            "<f8",
+            false,
+            &format!("{}3,{}", "(".repeat(40), ")".repeat(40)),
+            &[],
+        );
+        assert!(parse_npy(&deep).unwrap_err().contains("nested"));
+        assert!(t.elapsed().as_secs_f64() < 0.5);
     }
 
     #[test]
