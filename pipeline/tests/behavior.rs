@@ -265,3 +265,45 @@ fn bad_or_missing_fly_data_is_exit_2_naming_file_and_line() {
         }
     }
 }
+
+/// The flies at the trial level (`likelihood: trial`, the paper's linear network, a held-out
+/// cutoff) on the two in-repo flies: one trial per accepted presentation, scores against both
+/// nulls, the Wilcoxon and sign tests of the added term, the same bytes twice.
+#[test]
+fn small_fly_fixtures_fit_at_the_trial_level() {
+    let d = tmp("trialflies");
+    let cfg = d.join("trial_flies.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "name: trial_flies\nkind: fit_behavior\nseed: 3\nnetwork:\n  hidden: 0\ndata:\n  flies:\n    dir: {}\n    ids: [1, 2]\n    likelihood: trial\nrule:\n  kind: taylor\n  trainable: ['1', r, x, x*r]\n  added_terms: [w]\nfit:\n  epochs: 20\n  lr: 0.01\n  l1: 0.001\nevaluation:\n  cutoff: 0.7\n",
+            fixtures("good").display()
+        ),
+    )
+    .unwrap();
+    let m = common::run_twice_same_bytes(&cfg, &d);
+    assert_eq!(m["likelihood"], "trial");
+    assert_eq!(m["summary"]["flies"], 2);
+    let fly = &m["flies"][0];
+    let trials = fly["trials"].as_u64().unwrap();
+    let accepted = std::fs::read_to_string(fixtures("good").join("fly01.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter(|l| l.split(',').nth(3) == Some("1"))
+        .count() as u64;
+    assert_eq!(trials, accepted);
+    assert!(fly["held_out_nll_bias_only"].as_f64().unwrap().is_finite());
+    assert!(m["summary"]["wilcoxon"]["p_two_sided"].as_f64().unwrap() <= 1.0);
+    // Presentation-level fly fits keep refusing an evaluation section; trial-level ones need one.
+    let bad = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("evaluation:\n  cutoff: 0.7\n", "");
+    std::fs::write(&cfg, bad).unwrap();
+    let o = bin()
+        .args(["check", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("evaluation.cutoff"), "{}", text(&o));
+}

@@ -40,7 +40,7 @@ pub struct ChoicesConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BehaviorNetworkConfig {
-    /// Hidden units `H` of `h = tanh(W x)`; `0` is the paper's linear fly network (choice
+    /// Hidden units `H` of `h = tanh(W x)`; `0` is the paper's linear fly network (trial-level
     /// data only): `z = W x`, `W` plastic `1 x n_in`, no tanh, readout 1.
     #[serde(default = "ten")]
     pub hidden: u32,
@@ -156,6 +156,28 @@ pub struct FliesConfig {
     /// Fly numbers to fit; all 18 when absent.
     #[serde(default)]
     pub ids: Option<Vec<Count>>,
+    /// `presentation` (every odor presentation's accept or reject; the flies' rejections are
+    /// a reconstruction, see the data's README) or `trial` (only each trial's chosen odor,
+    /// the reliable part: the likelihood of `docs/fit_behavior.md#trial-level-likelihood`).
+    #[serde(default, skip_serializing_if = "Likelihood::is_presentation")]
+    pub likelihood: Likelihood,
+}
+
+/// What a fly fit scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Likelihood {
+    /// Every presentation's accept or reject.
+    #[default]
+    Presentation,
+    /// Each trial's chosen option.
+    Trial,
+}
+
+impl Likelihood {
+    fn is_presentation(&self) -> bool {
+        *self == Likelihood::Presentation
+    }
 }
 
 fn fly_dir() -> String {
@@ -291,10 +313,15 @@ fn default_odor_input() -> OdorInputConfig {
 /// Semantic checks of a `fit_behavior` config: the field path and the problem.
 pub fn validate(c: &FitBehaviorConfig) -> Result<(), (String, String)> {
     validate_name(&c.name)?;
-    if c.network.hidden == 0 && !matches!(c.data, BehaviorData::Choices(_)) {
+    let trial_level = match &c.data {
+        BehaviorData::Choices(_) => true,
+        BehaviorData::Flies(f) => f.likelihood == Likelihood::Trial,
+        BehaviorData::Simulated(_) => false,
+    };
+    if c.network.hidden == 0 && !trial_level {
         return bad(
             "network.hidden",
-            "0 (the linear fly network) is for choice data; simulated and fly sessions need hidden units",
+            "0 (the linear fly network) is for trial-level choice data; simulated sessions and presentation-level flies need hidden units",
         );
     }
     if c.network.hidden > 1000 {
@@ -406,28 +433,46 @@ pub fn validate(c: &FitBehaviorConfig) -> Result<(), (String, String)> {
                 );
             }
         }
+        BehaviorData::Flies(f) if f.likelihood == Likelihood::Trial => {
+            match c.evaluation.as_ref().map(|e| (e.trajectories, e.cutoff)) {
+                Some((None, Some(cut))) if cut.0 < 1.0 => {}
+                _ => {
+                    return bad(
+                        "evaluation",
+                        "trial-level fly fits need evaluation.cutoff in (0, 1): the fraction of each fly's trials to fit (the rest is scored)",
+                    )
+                }
+            }
+            check_fly_ids(f)?;
+        }
         BehaviorData::Flies(f) => {
             if c.evaluation.is_some() {
                 return bad(
                     "evaluation",
-                    "fly data are evaluated on the fitted sessions (held-in); remove evaluation",
+                    "presentation-level fly data are evaluated on the fitted sessions (held-in); remove evaluation",
                 );
             }
-            if let Some(ids) = &f.ids {
-                if ids.is_empty() || ids.iter().any(|i| i.0 > 99) {
-                    return bad("data.flies.ids", "must list fly numbers 1 to 99");
-                }
-                let mut seen = ids.clone();
-                seen.sort_by_key(|c| c.0);
-                seen.dedup();
-                if seen.len() != ids.len() {
-                    return bad("data.flies.ids", "lists a fly twice");
-                }
-            }
-            if f.dir.is_empty() {
-                return bad("data.flies.dir", "must name a directory");
-            }
+            check_fly_ids(f)?;
         }
+    }
+    Ok(())
+}
+
+/// The fly list and directory of a flies config.
+fn check_fly_ids(f: &FliesConfig) -> Result<(), (String, String)> {
+    if let Some(ids) = &f.ids {
+        if ids.is_empty() || ids.iter().any(|i| i.0 > 99) {
+            return bad("data.flies.ids", "must list fly numbers 1 to 99");
+        }
+        let mut seen = ids.clone();
+        seen.sort_by_key(|c| c.0);
+        seen.dedup();
+        if seen.len() != ids.len() {
+            return bad("data.flies.ids", "lists a fly twice");
+        }
+    }
+    if f.dir.is_empty() {
+        return bad("data.flies.dir", "must name a directory");
     }
     Ok(())
 }

@@ -16,7 +16,7 @@
 //! |---|---|
 //! | `config.rs` | config types, defaults, validation |
 //! | `model.rs` | the behaving network, the fitted rule, simulated sessions |
-//! | `flies.rs` | the fly CSVs |
+//! | `flies.rs`, `flies_trial.rs` | the fly CSVs; the flies at the trial level |
 //! | `choices.rs`, `choices_run.rs` | trial-level choice tables: parsing, fit, held-out scores |
 //! | `fit.rs` | Adam on the session gradient, checkpoints |
 //! | `score.rs` | deviance, R^2, identifiability, sign test |
@@ -27,6 +27,7 @@ pub mod choices_run;
 pub mod config;
 pub mod fit;
 pub mod flies;
+pub mod flies_trial;
 pub mod model;
 pub mod run;
 pub mod score;

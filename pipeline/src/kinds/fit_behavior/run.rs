@@ -2,7 +2,8 @@
 //! flies (each fly fitted with and without the added terms, one record per fly).
 
 use super::config::{
-    BehaviorData, BehaviorRuleKind, FitBehaviorConfig, FliesConfig, SimulatedBehaviorConfig,
+    BehaviorData, BehaviorRuleKind, FitBehaviorConfig, FliesConfig, Likelihood,
+    SimulatedBehaviorConfig,
 };
 use super::fit::*;
 use super::flies::*;
@@ -24,6 +25,9 @@ use synplast_kernels::reward::REWARD_TERMS;
 pub fn run(cfg: &FitBehaviorConfig, dir: &RunDir) -> Result<String, RunError> {
     match &cfg.data {
         BehaviorData::Simulated(sim) => run_simulated(cfg, sim, dir),
+        BehaviorData::Flies(f) if f.likelihood == Likelihood::Trial => {
+            super::flies_trial::run_flies_trials(cfg, f, dir)
+        }
         BehaviorData::Flies(f) => run_flies(cfg, f, dir),
         BehaviorData::Choices(c) => super::choices_run::run_choices(cfg, c, dir),
     }
