@@ -247,6 +247,38 @@ pub fn fit_trials(
     fit_sessions(cfg, rule, data.len(), &mut gradient, progress, store)
 }
 
+/// `evaluation.cutoff` (validated present for trial-level data).
+pub fn cutoff_of(cfg: &FitBehaviorConfig) -> f64 {
+    cfg.evaluation
+        .as_ref()
+        .and_then(|e| e.cutoff)
+        .map(|c| c.0)
+        .unwrap_or(0.7)
+}
+
+/// The bias-only null: a constant `P(A)`, the fraction of A choices among the fitted trials of
+/// `data` (with one pseudo-choice of each, so it is never 0 or 1), and every trial's
+/// `-log P(choice)` under it.
+pub fn bias_only(data: &[TrialData]) -> (f64, Vec<Vec<f64>>) {
+    let (n_a, n_fit) = data.iter().fold((0, 0), |(a, n), d| {
+        (
+            a + d.chose_b[..d.n_fit].iter().filter(|b| !**b).count(),
+            n + d.n_fit,
+        )
+    });
+    let p_a = (n_a as f64 + 0.5) / (n_fit as f64 + 1.0);
+    let nll = data
+        .iter()
+        .map(|d| {
+            d.chose_b
+                .iter()
+                .map(|&b| -(if b { 1.0 - p_a } else { p_a }).ln())
+                .collect()
+        })
+        .collect();
+    (p_a, nll)
+}
+
 /// The reference rule of a choices config, if any.
 pub fn reference_rule(c: &ChoicesConfig) -> Option<RewardTaylorRule<f64>> {
     c.reference.as_ref().map(|terms| {

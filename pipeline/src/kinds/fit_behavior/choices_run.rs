@@ -49,12 +49,7 @@ pub fn run_choices(
     let seed = cfg.seed.unwrap_or(0);
     let master = Rng::new(seed);
     let recs = load_choices(ch).map_err(RunError::new)?;
-    let cutoff = cfg
-        .evaluation
-        .as_ref()
-        .and_then(|e| e.cutoff)
-        .map(|c| c.0)
-        .unwrap_or(0.7);
+    let cutoff = cutoff_of(cfg);
     let data: Vec<TrialData> = recs
         .iter()
         .enumerate()
@@ -87,24 +82,8 @@ pub fn run_choices(
         Some(r) => Some(nll_of(&|d| trial_nlls(r, &net, act, hidden, d))?),
         None => None,
     };
-    // Bias only: a constant P(A), the fraction of A choices in the fitted trials (with one
-    // pseudo-choice of each, so it is never 0 or 1).
-    let (n_a, n_fit): (usize, usize) = data.iter().fold((0, 0), |(a, n), d| {
-        (
-            a + d.chose_b[..d.n_fit].iter().filter(|b| !**b).count(),
-            n + d.n_fit,
-        )
-    });
-    let p_bias = (n_a as f64 + 0.5) / (n_fit as f64 + 1.0);
-    let bias: Vec<Vec<f64>> = data
-        .iter()
-        .map(|d| {
-            d.chose_b
-                .iter()
-                .map(|&b| -(if b { 1.0 - p_bias } else { p_bias }).ln())
-                .collect()
-        })
-        .collect();
+    let (p_bias, bias) = bias_only(&data);
+    let n_fit: usize = data.iter().map(|d| d.n_fit).sum();
     let (sf, sn, sb) = (
         split(&fitted, &data),
         split(&null, &data),

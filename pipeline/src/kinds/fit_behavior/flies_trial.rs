@@ -5,13 +5,15 @@
 //! Across flies: the held-out improvement from the added terms (Wilcoxon signed-rank and sign
 //! tests) and the sign of the reported coefficient.
 
-use super::choices::{fit_trials, trial_data, trial_nlls, RecordedChoices, TrialData};
+use super::choices::{
+    bias_only, cutoff_of, fit_trials, trial_data, trial_nlls, RecordedChoices, TrialData,
+};
 use super::config::{FitBehaviorConfig, FliesConfig};
 use super::flies::{load_flies, FlyChoices};
-use super::model::{initial_rule, network, null_rule, term_mask};
-use super::run::FLY_RECORDS;
+use super::model::{initial_rule, network, null_rule};
+use super::run::{fly_masks, FlyMasks, FLY_RECORDS};
 use super::score::percent_deviance;
-use crate::config::terms::{reward_term_key, reward_term_label};
+use crate::config::terms::reward_term_label;
 use crate::error::RunError;
 use crate::io::{csv_bytes, npy_bytes};
 use crate::metrics::{json_number, median};
@@ -72,25 +74,12 @@ pub fn run_flies_trials(
     let seed = cfg.seed.unwrap_or(0);
     let master = Rng::new(seed);
     let data = load_flies(flies).map_err(RunError::new)?;
-    let cutoff = cfg
-        .evaluation
-        .as_ref()
-        .and_then(|e| e.cutoff)
-        .map(|c| c.0)
-        .unwrap_or(0.7);
-    let base = term_mask(cfg.rule.trainable.as_deref());
-    let added: Vec<usize> = cfg
-        .rule
-        .added_terms
-        .iter()
-        .flatten()
-        .filter_map(|k| reward_term_key(k))
-        .collect();
-    let with_mask = (!added.is_empty()).then(|| {
-        let mut m = base;
-        added.iter().for_each(|&k| m[k] = true);
-        m
-    });
+    let cutoff = cutoff_of(cfg);
+    let FlyMasks {
+        base,
+        added,
+        with: with_mask,
+    } = fly_masks(cfg);
     let fits = 1 + usize::from(with_mask.is_some());
     let progress = Progress::new(
         cfg.fit.epochs.get() * data.len() * fits,
@@ -127,13 +116,8 @@ pub fn run_flies_trials(
         let (theta_without, without) = fit_one(base)?;
         let with = with_mask.map(fit_one).transpose()?;
         let null = split(&trial_nlls(&null_rule(), &net, act, hidden, &d)?, &d);
-        let n_a = d.chose_b[..d.n_fit].iter().filter(|b| !**b).count();
-        let p_a = (n_a as f64 + 0.5) / (d.n_fit as f64 + 1.0);
-        let bias: Vec<f64> = d
-            .chose_b
-            .iter()
-            .map(|&b| -(if b { 1.0 - p_a } else { p_a }).ln())
-            .collect();
+        let (_, mut bias) = bias_only(one);
+        let bias = bias.remove(0);
         let r = TrialFly {
             id: *id,
             trials: d.len(),

@@ -212,14 +212,15 @@ struct FlyResult {
 /// The folder of the per-fly records.
 pub const FLY_RECORDS: &str = "flies";
 
-fn run_flies(
-    cfg: &FitBehaviorConfig,
-    flies: &FliesConfig,
-    dir: &RunDir,
-) -> Result<String, RunError> {
-    let seed = cfg.seed.unwrap_or(0);
-    let master = Rng::new(seed);
-    let data = load_flies(flies).map_err(RunError::new)?;
+/// The term masks of a fly comparison: the fitted terms, the added ones, and both together.
+pub(super) struct FlyMasks {
+    pub base: [bool; REWARD_TERMS],
+    pub added: Vec<usize>,
+    pub with: Option<[bool; REWARD_TERMS]>,
+}
+
+/// `rule.trainable` and `rule.added_terms` as masks.
+pub(super) fn fly_masks(cfg: &FitBehaviorConfig) -> FlyMasks {
     let base = term_mask(cfg.rule.trainable.as_deref());
     let added: Vec<usize> = cfg
         .rule
@@ -228,11 +229,27 @@ fn run_flies(
         .flatten()
         .filter_map(|k| reward_term_key(k))
         .collect();
-    let with_mask = (!added.is_empty()).then(|| {
+    let with = (!added.is_empty()).then(|| {
         let mut m = base;
         added.iter().for_each(|&k| m[k] = true);
         m
     });
+    FlyMasks { base, added, with }
+}
+
+fn run_flies(
+    cfg: &FitBehaviorConfig,
+    flies: &FliesConfig,
+    dir: &RunDir,
+) -> Result<String, RunError> {
+    let seed = cfg.seed.unwrap_or(0);
+    let master = Rng::new(seed);
+    let data = load_flies(flies).map_err(RunError::new)?;
+    let FlyMasks {
+        base,
+        added,
+        with: with_mask,
+    } = fly_masks(cfg);
     let fits_per_fly = 1 + usize::from(with_mask.is_some());
     let progress = Progress::new(
         cfg.fit.epochs.get() * data.len() * fits_per_fly,
