@@ -49,7 +49,7 @@ pub struct FitBehavior;
 impl Kind for FitBehavior {
     type Config = FitBehaviorConfig;
     const NAME: &'static str = "fit_behavior";
-    const ABOUT: &'static str = "infer a reward-modulated rule (81-term Taylor or MLP) from choices, simulated or of 18 flies (Mehta et al. 2024, fig. 3)";
+    const ABOUT: &'static str = "infer a reward-modulated rule (81-term Taylor or MLP) from choices: simulated, the 18 flies (per presentation or per trial), or your own two-choice table (Mehta et al. 2024, fig. 3)";
     const RESUME: Resume = Resume::Checkpoints;
     crate::kind::name_and_seed!();
     fn validate(c: &FitBehaviorConfig) -> Result<(), (String, String)> {
