@@ -124,6 +124,27 @@ fn check_header_shape(bytes: &[u8]) -> Result<(), String> {
             _ => {}
         }
     }
+    // The shape's product must fit before the header parser multiplies it out (it overflows
+    // on shapes like (3, 16519310207990832230), found by fuzzing).
+    let text = String::from_utf8_lossy(header);
+    if let Some(at) = text.find("'shape'") {
+        let rest = &text[at + "'shape'".len()..];
+        if let Some(open) = rest.find('(') {
+            let inner = rest[open + 1..].split(')').next().unwrap_or("");
+            let mut n: u64 = 1;
+            for d in inner.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+                let v: u64 = d
+                    .parse()
+                    .map_err(|_| format!("malformed .npy header: dimension `{d}`"))?;
+                n = n
+                    .checked_mul(v)
+                    .filter(|&n| n <= MAX_VALUES)
+                    .ok_or_else(|| {
+                        format!("shape ({inner}) holds more than {MAX_VALUES} values")
+                    })?;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -269,6 +290,9 @@ mod tests {
         );
         assert!(parse_npy(&deep).unwrap_err().contains("nested"));
         assert!(t.elapsed().as_secs_f64() < 0.5);
+        // Found by fuzzing: a shape whose product overflows.
+        let over = with_header("<f8", false, "(3, 16519310207990832230)", &[]);
+        assert!(parse_npy(&over).unwrap_err().contains("more than"));
     }
 
     #[test]
