@@ -11,14 +11,12 @@ use super::choices::{
 use super::config::{FitBehaviorConfig, FliesConfig};
 use super::flies::{load_flies, FlyChoices};
 use super::model::{initial_rule, network, null_rule};
-use super::run::{fly_masks, FlyMasks, FLY_RECORDS};
+use super::run::{fly_masks, per_fly, FlyMasks};
 use super::score::percent_deviance;
 use crate::config::terms::reward_term_label;
 use crate::error::RunError;
 use crate::io::{csv_bytes, npy_bytes};
 use crate::metrics::{json_number, median};
-use crate::parallel;
-use crate::progress::Progress;
 use crate::rng::Rng;
 use crate::rundir::RunDir;
 use crate::stats::{sign_test_p, wilcoxon_signed_rank};
@@ -81,33 +79,18 @@ pub fn run_flies_trials(
         with: with_mask,
     } = fly_masks(cfg);
     let fits = 1 + usize::from(with_mask.is_some());
-    let progress = Progress::new(
-        cfg.fit.epochs.get() * data.len() * fits,
-        "epochs",
-        dir.quiet(),
-    );
-    let store = dir.store();
-    store.record_folder(FLY_RECORDS)?;
     let net = network(cfg);
     let (act, hidden) = (cfg.network.activation(), cfg.network.units());
-    let results: Vec<Result<TrialFly, RunError>> = parallel::map(&data, |(id, c)| {
-        let key = format!("fly-{id:02}");
-        if let Some(r) = store.record::<TrialFly>(FLY_RECORDS, &key)? {
-            progress.tick(cfg.fit.epochs.get() * fits, None);
-            return Ok(r);
-        }
-        if crate::interrupt::requested() {
-            return Err(RunError::interrupted());
-        }
-        let rec = fly_trials(*id, c);
+    let results: Vec<TrialFly> = per_fly(cfg, &data, fits, dir, |id, c, progress| {
+        let rec = fly_trials(id, c);
         if rec.chose_b.len() < 2 {
             return Err(RunError::new(format!("fly {id}: fewer than 2 trials")));
         }
-        let d = trial_data(cfg, &rec, cutoff, &mut master.substream(*id));
+        let d = trial_data(cfg, &rec, cutoff, &mut master.substream(id));
         let one = std::slice::from_ref(&d);
         let fit_one = |mask: [bool; REWARD_TERMS]| -> Result<(Vec<f64>, (f64, f64)), RunError> {
-            let r0 = initial_rule(cfg, mask, &mut master.substream(1000 + *id));
-            let f = fit_trials(cfg, r0, one, Some(&progress), None)?;
+            let r0 = initial_rule(cfg, mask, &mut master.substream(1000 + id));
+            let f = fit_trials(cfg, r0, one, Some(progress), None)?;
             let nll = trial_nlls(&f.rule, &net, act, hidden, &d)?;
             let mut p = vec![0.0; f.rule.n_params()];
             f.rule.read_params(&mut p);
@@ -118,8 +101,8 @@ pub fn run_flies_trials(
         let null = split(&trial_nlls(&null_rule(), &net, act, hidden, &d)?, &d);
         let (_, mut bias) = bias_only(one);
         let bias = bias.remove(0);
-        let r = TrialFly {
-            id: *id,
+        Ok(TrialFly {
+            id,
             trials: d.len(),
             fitted: d.n_fit,
             null,
@@ -128,12 +111,8 @@ pub fn run_flies_trials(
             with: with.as_ref().map(|w| w.1),
             theta_without,
             theta_with: with.map(|w| w.0),
-        };
-        store.save_record(FLY_RECORDS, &key, &r)?;
-        Ok(r)
-    });
-    progress.finish();
-    let results: Vec<TrialFly> = results.into_iter().collect::<Result<_, _>>()?;
+        })
+    })?;
     let report = added.first().copied();
     let mut rows = Vec::new();
     let mut flies_json = Vec::new();

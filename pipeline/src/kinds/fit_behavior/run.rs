@@ -237,6 +237,44 @@ pub(super) fn fly_masks(cfg: &FitBehaviorConfig) -> FlyMasks {
     FlyMasks { base, added, with }
 }
 
+/// Runs `fit_fly` for every fly in parallel, one record per fly in `flies/fly-<id>.json`: a fly
+/// whose record is there (a resumed run) is read back, not fitted again; a stop request
+/// between flies ends the run as interrupted. `fits` fits per fly size the progress bar.
+pub(super) fn per_fly<T, F>(
+    cfg: &FitBehaviorConfig,
+    data: &[(u32, FlyChoices)],
+    fits: usize,
+    dir: &RunDir,
+    fit_fly: F,
+) -> Result<Vec<T>, RunError>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + Send,
+    F: Fn(u32, &FlyChoices, &Progress) -> Result<T, RunError> + Sync,
+{
+    let progress = Progress::new(
+        cfg.fit.epochs.get() * data.len() * fits,
+        "epochs",
+        dir.quiet(),
+    );
+    let store = dir.store();
+    store.record_folder(FLY_RECORDS)?;
+    let results: Vec<Result<T, RunError>> = parallel::map(data, |(id, c)| {
+        let key = format!("fly-{id:02}");
+        if let Some(r) = store.record::<T>(FLY_RECORDS, &key)? {
+            progress.tick(cfg.fit.epochs.get() * fits, None);
+            return Ok(r);
+        }
+        if crate::interrupt::requested() {
+            return Err(RunError::interrupted());
+        }
+        let r = fit_fly(*id, c, &progress)?;
+        store.save_record(FLY_RECORDS, &key, &r)?;
+        Ok(r)
+    });
+    progress.finish();
+    results.into_iter().collect()
+}
+
 fn run_flies(
     cfg: &FitBehaviorConfig,
     flies: &FliesConfig,
@@ -250,50 +288,31 @@ fn run_flies(
         added,
         with: with_mask,
     } = fly_masks(cfg);
-    let fits_per_fly = 1 + usize::from(with_mask.is_some());
-    let progress = Progress::new(
-        cfg.fit.epochs.get() * data.len() * fits_per_fly,
-        "epochs",
-        dir.quiet(),
-    );
-    let store = dir.store();
-    store.record_folder(FLY_RECORDS)?;
-    let results: Vec<Result<FlyResult, RunError>> = parallel::map(&data, |(id, c)| {
-        let key = format!("fly-{id:02}");
-        if let Some(r) = store.record::<FlyResult>(FLY_RECORDS, &key)? {
-            progress.tick(cfg.fit.epochs.get() * fits_per_fly, None);
-            return Ok(r);
-        }
-        if crate::interrupt::requested() {
-            return Err(RunError::interrupted());
-        }
-        let mut rng = master.substream(*id);
+    let fits = 1 + usize::from(with_mask.is_some());
+    let results: Vec<FlyResult> = per_fly(cfg, &data, fits, dir, |id, c, progress| {
+        let mut rng = master.substream(id);
         let d = fly_session(cfg, c, &mut rng);
         let sessions = std::slice::from_ref(&d);
         let null_nll =
             session_nll(&null_rule(), cfg, &d).map_err(|e| kernel_err("null model", e))?;
         let fit_one = |mask: [bool; REWARD_TERMS]| -> Result<(Vec<f64>, f64), RunError> {
-            let r0 = initial_rule(cfg, mask, &mut master.substream(1000 + *id));
-            let f = fit(cfg, r0, sessions, Some(&progress))?;
+            let r0 = initial_rule(cfg, mask, &mut master.substream(1000 + id));
+            let f = fit(cfg, r0, sessions, Some(progress))?;
             let nll = session_nll(&f.rule, cfg, &d)
                 .map_err(|e| kernel_err(&format!("fly {id}: fitted rule"), e))?;
             Ok((f.rule.params(), nll))
         };
         let (without, without_nll) = fit_one(base)?;
         let with = with_mask.map(fit_one).transpose()?;
-        let r = FlyResult {
-            id: *id,
+        Ok(FlyResult {
+            id,
             presentations: d.len(),
             null_nll,
             without,
             without_nll,
             with,
-        };
-        store.save_record(FLY_RECORDS, &key, &r)?;
-        Ok(r)
-    });
-    progress.finish();
-    let results: Vec<FlyResult> = results.into_iter().collect::<Result<_, _>>()?;
+        })
+    })?;
     let labels: Vec<String> = (0..REWARD_TERMS).map(reward_term_label).collect();
     let report_term = added.first().copied();
     let mut rows = Vec::new();
