@@ -9,6 +9,7 @@
 //! | Taylor (Volterra) rule, Oja's rule | [`taylor`] | `dw = sum theta[a][b][c] x^a y^b w^c` |
 //! | plastic rate layer | [`rate`] | `y = sigmoid(W x)`, `W <- W + eta dW` |
 //! | whole-trajectory loss gradients | [`gradient`] | adjoint and forward sensitivities |
+//! | recorded activity: gaps, affine readout, unknown `W_0`, checkpointed adjoint | [`recorded`] | `yhat = g sigmoid(W x) + b` |
 //! | reward rules (81-term Taylor, MLP), expected reward | [`reward`] | `dw = f(x, y, w, r; theta)`, `r = R - E[R]` |
 //! | behaving network, session gradients | [`behavior`] | `h = tanh(W x)`, `p = sigmoid(c sum h)` |
 //! | noise-driven pruning, noisy dynamics, running covariance | [`prune`] | `p = min(1, rho s)`, `s = |w| Var(x_i - sign(w) x_j)` |
@@ -41,6 +42,7 @@ pub mod gradient;
 pub mod linear;
 pub mod prune;
 pub mod rate;
+pub mod recorded;
 pub mod reward;
 pub mod rule;
 pub mod spiking;
