@@ -34,6 +34,25 @@ pub fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<Vec<f64>>) {
     (values, vectors)
 }
 
+/// The pseudo-inverse of the symmetric `n x n` row-major matrix `a`: eigenvalues at most
+/// `rel` times the largest (or not positive) are dropped.
+pub fn pinv_sym(a: &[f64], n: usize, rel: f64) -> Vec<f64> {
+    let (values, vectors) = symmetric_eigen(a, n);
+    let top = values.first().copied().unwrap_or(0.0);
+    let mut out = vec![0.0; n * n];
+    for (l, v) in values.iter().zip(&vectors) {
+        if *l > 0.0 && *l > rel * top {
+            for i in 0..n {
+                let vi = v[i] / l;
+                for j in 0..n {
+                    out[i * n + j] += vi * v[j];
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Solves `a x = b` for a symmetric positive definite row-major `n x n` matrix by Cholesky
 /// factorisation; `None` if `a` is not numerically positive definite.
 pub fn solve_spd(a: &[f64], b: &[f64], n: usize) -> Option<Vec<f64>> {

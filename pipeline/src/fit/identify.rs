@@ -86,3 +86,47 @@ pub fn spectrum_report(
         verdict,
     }
 }
+
+/// Standard errors `sqrt(diag(scale * H^+))` of the coefficients of the `m x m` Gauss-Newton
+/// or Fisher matrix `h` (unnormalised: a sum over observations), with `scale` the residual
+/// variance for a least-squares fit (1 for a likelihood). Directions whose eigenvalue is below
+/// the largest over [`ILL_CONDITIONED`] are undetermined: a coefficient that loads on one
+/// (squared loading above 0.01) gets `None`, "not meaningful", and the others are computed
+/// on the determined subspace.
+pub fn standard_errors(h: &[f64], m: usize, scale: f64) -> Vec<Option<f64>> {
+    let (values, vectors) = symmetric_eigen(h, m);
+    let top = values.first().copied().unwrap_or(0.0);
+    let determined = |l: f64| top > 0.0 && l > top / ILL_CONDITIONED;
+    let mut var = vec![0.0; m];
+    let mut undetermined = vec![0.0; m];
+    for (l, v) in values.iter().zip(&vectors) {
+        for j in 0..m {
+            if determined(*l) {
+                var[j] += v[j] * v[j] / l;
+            } else {
+                undetermined[j] += v[j] * v[j];
+            }
+        }
+    }
+    (0..m)
+        .map(|j| (undetermined[j] <= 0.01).then(|| (scale * var[j]).sqrt()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_errors_of_a_diagonal_matrix_and_an_undetermined_pair() {
+        // Independent coefficients: se = sqrt(scale / h_jj).
+        let se = standard_errors(&[4.0, 0.0, 0.0, 16.0], 2, 2.0);
+        assert!((se[0].unwrap() - (2.0f64 / 4.0).sqrt()).abs() < 1e-12);
+        assert!((se[1].unwrap() - (2.0f64 / 16.0).sqrt()).abs() < 1e-12);
+        // Two identical columns and an independent third: only the third is determined.
+        let h = [1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 9.0];
+        let se = standard_errors(&h, 3, 1.0);
+        assert_eq!((se[0], se[1]), (None, None));
+        assert!((se[2].unwrap() - 1.0 / 3.0).abs() < 1e-12);
+    }
+}

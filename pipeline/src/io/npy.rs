@@ -191,8 +191,9 @@ fn fortran_to_c(vals: &[f64], shape: &[usize]) -> Vec<f64> {
 
 /// Parses a `.npz` archive: every `NAME.npy` member as `NAME`.
 pub fn parse_npz(bytes: &[u8]) -> Result<BTreeMap<String, NdArray>, String> {
-    let mut z = zip::ZipArchive::new(Cursor::new(bytes))
-        .map_err(|e| format!("not a readable .npz (zip) archive: {e}"))?;
+    let mut z = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
+        format!("not a readable .npz (zip) archive (truncated, or not an .npz file?): {e}")
+    })?;
     let mut out = BTreeMap::new();
     for i in 0..z.len() {
         let mut f = z

@@ -2,7 +2,7 @@
 //! trajectory, undo-and-halve on blow-up) and Levenberg-Marquardt on the exact Gauss-Newton
 //! matrix, with the whole state saved between epochs so a fit resumes to the same bits.
 
-use super::config::FitRateConfig;
+use super::config::{FitRateConfig, Simulated};
 use super::evaluate::{evaluate, identifiability, Evaluation};
 use crate::error::{kernel_error as kernel_err, RunError};
 use crate::fit::identify::Identifiability;
@@ -34,14 +34,14 @@ pub struct Problem {
 }
 
 impl Problem {
-    /// From a validated config.
-    pub fn new(cfg: &FitRateConfig) -> Self {
-        let (n_in, n_out) = (cfg.network.n_in.get(), cfg.network.n_out.get());
+    /// From a validated config's simulated-data view.
+    pub fn new(cfg: &FitRateConfig, sim: &Simulated<'_>) -> Self {
+        let (n_in, n_out) = (sim.n_in, sim.n_out);
         Self {
             shape: Shape {
                 n_in,
                 n_out,
-                steps: cfg.data.steps.get(),
+                steps: sim.data.steps.get(),
             },
             eta: cfg.network.eta.0,
             n_syn: n_in * n_out,
@@ -50,7 +50,7 @@ impl Problem {
                 .w0_std
                 .map(|v| v.0)
                 .unwrap_or(1.0 / (n_in + n_out) as f64),
-            input_std: cfg.input.std.0,
+            input_std: sim.input.std.0,
         }
     }
 }
@@ -532,14 +532,14 @@ pub struct Prepared {
 }
 
 /// Draws the data, initial coefficients and evaluation set of an experiment.
-pub fn prepare(cfg: &FitRateConfig, seed: u64) -> Result<Prepared, RunError> {
-    let problem = Problem::new(cfg);
+pub fn prepare(cfg: &FitRateConfig, sim: &Simulated<'_>, seed: u64) -> Result<Prepared, RunError> {
+    let problem = Problem::new(cfg, sim);
     let teacher = TaylorRule::new(cfg.teacher_theta());
     let master = Rng::new(seed);
     let train = Dataset::generate(
         &problem,
         &teacher,
-        cfg.data.trajectories.get(),
+        sim.data.trajectories.get(),
         &mut master.substream(0),
         Some(&mut master.substream(1)),
     )?;
@@ -555,7 +555,7 @@ pub fn prepare(cfg: &FitRateConfig, seed: u64) -> Result<Prepared, RunError> {
     let eval = Dataset::generate(
         &problem,
         &teacher,
-        cfg.evaluation.trajectories.get(),
+        sim.eval_trajectories,
         &mut master.substream(4),
         None,
     )?;

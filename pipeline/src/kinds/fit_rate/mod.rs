@@ -19,11 +19,17 @@
 //! | `fit.rs` | data, Adam and Levenberg-Marquardt, checkpoints |
 //! | `evaluate.rs` | R^2 on fresh trajectories, identifiability |
 //! | `run.rs` | cells, metrics and artifacts |
+//! | `recorded.rs` | recorded activity: arrays and their checks, parameters, fit, scores |
+//! | `uncertainty.rs` | profiled Gauss-Newton matrix, standard errors |
+//! | `recorded_run.rs` | the recorded-data run: bootstrap, metrics and artifacts |
 
 pub mod config;
 pub mod evaluate;
 pub mod fit;
+pub mod recorded;
+pub mod recorded_run;
 pub mod run;
+pub mod uncertainty;
 
 pub use config::FitRateConfig;
 pub use evaluate::{evaluate, identifiability, Evaluation};
@@ -49,9 +55,15 @@ impl Kind for FitRate {
     }
     /// The initial weight std `1 / (n_in + n_out)` when absent.
     fn fill_defaults(c: &mut FitRateConfig) {
-        if c.network.w0_std.is_none() {
-            let n = c.network.n_in.0 as f64 + c.network.n_out.0 as f64;
-            c.network.w0_std = Some(Positive(1.0 / n));
+        if let (None, Some(a), Some(b)) = (c.network.w0_std, c.network.n_in, c.network.n_out) {
+            c.network.w0_std = Some(Positive(1.0 / (a.0 as f64 + b.0 as f64)));
+        }
+    }
+    /// Recorded data: the arrays are read and checked before anything is written.
+    fn check_data(c: &FitRateConfig) -> Result<(), String> {
+        match &c.data {
+            config::RateData::Recorded(r) => recorded::load(r).map(|_| ()),
+            config::RateData::Simulated(_) => Ok(()),
         }
     }
     fn run(c: &FitRateConfig, dir: &RunDir) -> Result<String, RunError> {

@@ -31,9 +31,12 @@ fn cell_json(c: &CellResult) -> Value {
 
 /// Runs a `fit_rate` experiment into `dir`.
 pub fn run(cfg: &FitRateConfig, dir: &RunDir) -> Result<String, RunError> {
+    let Some(sim) = cfg.simulated() else {
+        return super::recorded_run::run(cfg, dir);
+    };
     let seed = cfg.seed.unwrap_or(0);
-    let prep = prepare(cfg, seed)?;
-    let base = (cfg.data.noise_scale.0, cfg.data.observed_fraction.0);
+    let prep = prepare(cfg, &sim, seed)?;
+    let base = (sim.data.noise_scale.0, sim.data.observed_fraction.0);
     let mut cells = vec![base];
     if let Some(g) = &cfg.grid {
         for n in &g.noise_scale {

@@ -1,0 +1,403 @@
+//! The run of `fit_rate` on recorded activity: the fit (checkpointed between epochs), held-in
+//! and held-out scores, the profiled Gauss-Newton report with standard errors, the bootstrap
+//! over sessions, and the metrics and artifacts of the run directory.
+
+use super::config::{FitRateConfig, RateData, RecordedConfig};
+use super::recorded::{
+    fit, fit_steps, initial_params, load, reference_theta, score, Control, Layout, Problem,
+    RecordedState, Recordings,
+};
+use super::uncertainty::uncertainty;
+use crate::error::RunError;
+use crate::history::{coefficient_svg, put_history, put_loss};
+use crate::io::{csv_bytes, npy_bytes};
+use crate::metrics::json_number;
+use crate::plot::{line_chart, Series};
+use crate::progress::Progress;
+use crate::rng::Rng;
+use crate::rundir::{RunDir, Throttle};
+use serde_json::{json, Value};
+use synplast_kernels::taylor::{TAYLOR_TERMS, TERM_LABELS};
+
+const STATE: &str = "fit";
+const BOOT: &str = "bootstrap";
+
+/// The problem over the sessions `sessions` of the data.
+fn problem<'a>(cfg: &FitRateConfig, data: &'a Recordings, sessions: Vec<usize>) -> Problem<'a> {
+    let cutoff = cfg.evaluation.cutoff.map_or(1.0, |c| c.0);
+    let obs = cfg.observation.as_ref();
+    let layout = Layout {
+        n_out: data.n_out,
+        n_syn: data.n_syn(),
+        sessions: sessions.len(),
+        w0_fitted: data.w0.is_none(),
+        gain_fitted: obs.is_some_and(|o| o.gain.fitted()),
+        offset_fitted: obs.is_some_and(|o| o.offset.fitted()),
+    };
+    Problem {
+        data,
+        sessions,
+        fit_steps: fit_steps(data.steps, cutoff),
+        eta: cfg.network.eta.0,
+        layout,
+        trainable: cfg.trainable_mask(),
+        segment: cfg.fit.segment.map_or(0, |s| s.get()),
+    }
+}
+
+/// The 2.5% and 97.5% percentiles (linear interpolation) of `v`.
+fn interval(mut v: Vec<f64>) -> (f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let q = |f: f64| {
+        let h = f * (v.len() - 1) as f64;
+        let (lo, hi) = (h.floor() as usize, h.ceil() as usize);
+        v[lo] + (h - lo as f64) * (v[hi] - v[lo])
+    };
+    (q(0.025), q(0.975))
+}
+
+/// Runs a recorded-data `fit_rate` experiment into `dir`.
+pub fn run(cfg: &FitRateConfig, dir: &RunDir) -> Result<String, RunError> {
+    let RateData::Recorded(rc) = &cfg.data else {
+        return Err(RunError::new("internal: not recorded data"));
+    };
+    let data = load(rc).map_err(RunError::new)?;
+    let seed = cfg.seed.unwrap_or(0);
+    let pb = problem(cfg, &data, (0..data.sessions).collect());
+    let boot = cfg.evaluation.bootstrap as usize;
+    let epochs = cfg.fit.epochs.get();
+    let per_fit = epochs + cfg.fit.refine_iterations as usize;
+    let progress = Progress::new(per_fit * (1 + boot), "epochs", dir.quiet());
+    let store = dir.store();
+    let stop = crate::interrupt::requested;
+
+    let saved: Option<RecordedState> = store.state(STATE)?;
+    if let Some(s) = &saved {
+        eprintln!("synplast: the fit resumes after {} epochs", s.epochs_done);
+        progress.tick(s.epochs_done + s.lm_done, s.loss_history.last().copied());
+    }
+    let on_epoch = |l: f64| progress.tick(1, Some(l));
+    let mut throttle = Throttle::default();
+    let mut save = |s: &RecordedState, now: bool| {
+        if throttle.due(now) {
+            store.save_state(STATE, s)?;
+        }
+        Ok(())
+    };
+    let start = initial_params(cfg, &pb, seed);
+    let st = fit(
+        cfg,
+        &pb,
+        start,
+        saved,
+        &mut Control {
+            on_epoch: &on_epoch,
+            save: &mut save,
+            stop: &stop,
+        },
+    )?;
+    let p = st.params.clone();
+    let (scores, traces) = score(&pb, &p)?;
+    let mask = pb.layout.mask(&pb.trainable);
+    let n_fitted = mask.iter().filter(|m| **m).count();
+    let unc = uncertainty(&pb, &p, n_fitted)?;
+
+    // Bootstrap: refits on sessions drawn with replacement, each a record (a resumed run
+    // keeps the finished ones).
+    let mut boot_theta: Vec<Vec<f64>> = Vec::new();
+    if boot > 0 {
+        store.record_folder(BOOT)?;
+        let master = Rng::new(seed).substream(5);
+        for b in 0..boot {
+            let key = format!("replicate-{b}");
+            if let Some(t) = store.record::<Vec<f64>>(BOOT, &key)? {
+                progress.tick(per_fit, None);
+                boot_theta.push(t);
+                continue;
+            }
+            let mut rng = master.substream(b as u32);
+            let draw: Vec<usize> = (0..data.sessions)
+                .map(|_| rng.below(data.sessions))
+                .collect();
+            let bp = problem(cfg, &data, draw);
+            let mut no_save = |_: &RecordedState, _: bool| Ok(());
+            let st = fit(
+                cfg,
+                &bp,
+                initial_params(cfg, &bp, seed),
+                None,
+                &mut Control {
+                    on_epoch: &on_epoch,
+                    save: &mut no_save,
+                    stop: &stop,
+                },
+            )?;
+            let t = st.params[..TAYLOR_TERMS].to_vec();
+            store.save_record(BOOT, &key, &t)?;
+            boot_theta.push(t);
+        }
+    }
+    progress.finish();
+    store.remove_state(STATE);
+
+    let reference = reference_theta(rc);
+    let theta: Vec<f64> = p[..TAYLOR_TERMS].to_vec();
+    let mut rows = Vec::new();
+    let mut coef_json = Vec::new();
+    let mut boot_intervals = vec![None; TAYLOR_TERMS];
+    for k in 0..TAYLOR_TERMS {
+        if !pb.trainable[k] {
+            continue;
+        }
+        let se = unc.stderr[k];
+        if boot > 0 && se.is_some() {
+            boot_intervals[k] = Some(interval(boot_theta.iter().map(|t| t[k]).collect()));
+        }
+        let bi = boot_intervals[k];
+        let nan = f64::NAN;
+        rows.push(vec![
+            k as f64,
+            theta[k],
+            se.unwrap_or(nan),
+            se.map_or(nan, |s| theta[k] - 1.96 * s),
+            se.map_or(nan, |s| theta[k] + 1.96 * s),
+            bi.map_or(nan, |b| b.0),
+            bi.map_or(nan, |b| b.1),
+            reference.map_or(nan, |r| r[k]),
+        ]);
+        coef_json.push(json!({
+            "index": k,
+            "term": TERM_LABELS[k],
+            "theta": theta[k],
+            "stderr": se.map_or(Value::String("not meaningful".into()), json_number),
+            "interval_95": se.map_or(Value::String("not meaningful".into()), |s| json!([theta[k] - 1.96 * s, theta[k] + 1.96 * s])),
+            "bootstrap_95": match (boot > 0, bi) {
+                (false, _) => Value::Null,
+                (true, None) => Value::String("not meaningful".into()),
+                (true, Some(b)) => json!([b.0, b.1]),
+            },
+            "reference": reference.map_or(Value::Null, |r| json!(r[k])),
+        }));
+    }
+    let err = reference.map(|r| {
+        (0..TAYLOR_TERMS)
+            .map(|k| (theta[k] - r[k]).abs())
+            .fold(0.0, f64::max)
+    });
+    let l = &pb.layout;
+    let gain = &p[Layout::GAIN..l.offset()];
+    let offset = &p[l.offset()..l.w0(0)];
+    let metrics = json!({
+        "experiment": cfg.name,
+        "kind": "fit_rate",
+        "seed": seed,
+        "config_hash": dir.config_hash(),
+        "data": data_json(rc, &data, &pb),
+        "terms": TERM_LABELS.to_vec(),
+        "theta": theta,
+        "coefficients": coef_json,
+        "reference": reference.map(|r| r.to_vec()),
+        "theta_max_abs_error": err.map_or(Value::Null, json_number),
+        "scores": {
+            "mse_fit": json_number(scores.mse_fit),
+            "r2_fit": json_number(scores.r2_fit),
+            "mse_held_out": json_number(scores.mse_held_out),
+            "r2_held_out": json_number(scores.r2_held_out),
+            "samples_fit": scores.samples_fit,
+            "samples_held_out": scores.samples_held_out,
+        },
+        "readout": {
+            "gain_fitted": l.gain_fitted,
+            "offset_fitted": l.offset_fitted,
+            "gain": gain,
+            "offset": offset,
+        },
+        "residual_variance": json_number(unc.sigma2),
+        "parameters_fitted": n_fitted,
+        "rejected_steps": st.opt.undone,
+        "bootstrap": boot,
+        "identifiability": serde_json::to_value(&unc.identifiability).unwrap_or(Value::Null),
+    });
+
+    put_history(dir, "theta", "epoch", &TERM_LABELS, &st.theta_history)?;
+    put_loss(
+        dir,
+        "train_loss",
+        &st.loss_history,
+        "Training loss (MSE on the recorded activity)",
+        "Adam epoch (full batch)",
+    )?;
+    let labels: Vec<String> = TERM_LABELS.iter().map(|s| s.to_string()).collect();
+    let highlight: Vec<(usize, Option<f64>)> = (0..TAYLOR_TERMS)
+        .filter(|&k| {
+            pb.trainable[k] && (theta[k].abs() > 0.05 || reference.is_some_and(|r| r[k] != 0.0))
+        })
+        .map(|k| (k, reference.map(|r| r[k])))
+        .collect();
+    dir.put(
+        "theta.svg",
+        coefficient_svg(
+            "Coefficients during the fit",
+            "Adam epoch",
+            &st.theta_history,
+            &labels,
+            &highlight,
+        )
+        .as_bytes(),
+    )?;
+    dir.put(
+        "coefficients.csv",
+        &csv_bytes(
+            &[
+                "index",
+                "theta",
+                "stderr",
+                "lo95",
+                "hi95",
+                "bootstrap_lo95",
+                "bootstrap_hi95",
+                "reference",
+            ],
+            &rows,
+        ),
+    )?;
+    let readout_rows: Vec<Vec<f64>> = (0..data.n_out)
+        .map(|i| vec![i as f64, gain[i], offset[i]])
+        .collect();
+    dir.put(
+        "readout.csv",
+        &csv_bytes(&["neuron", "gain", "offset"], &readout_rows),
+    )?;
+    if l.w0_fitted {
+        dir.put(
+            "w0_fitted.npy",
+            &npy_bytes(
+                &[data.sessions, data.n_out, data.n_in],
+                &p[l.w0(0)..l.w0(data.sessions)],
+            ),
+        )?;
+    }
+    dir.put(
+        "activity.svg",
+        activity_svg(&data, &traces[0], pb.fit_steps).as_bytes(),
+    )?;
+    dir.put_json("metrics.json", &metrics)?;
+    Ok(summary(
+        &theta,
+        &unc.stderr,
+        &pb.trainable,
+        reference,
+        &scores,
+        &unc,
+        &boot_intervals,
+    ))
+}
+
+fn data_json(rc: &RecordedConfig, d: &Recordings, pb: &Problem<'_>) -> Value {
+    json!({
+        "source": d.source,
+        "sessions": d.sessions,
+        "steps": d.steps,
+        "n_in": d.n_in,
+        "n_out": d.n_out,
+        "steps_fitted": pb.fit_steps,
+        "observed_fraction": d.y.iter().filter(|v| !v.is_nan()).count() as f64 / d.y.len() as f64,
+        "w0": if d.w0.is_some() { "given" } else if rc.ignore_w0 { "ignored, fitted" } else { "unknown, fitted" },
+    })
+}
+
+/// Recorded against fitted activity of session 0, for up to three neurons, with the cutoff.
+fn activity_svg(d: &Recordings, yhat: &[f64], cutoff: usize) -> String {
+    let colors = ["#1f77b4", "#d62728", "#2ca02c"];
+    let obs = d.y_of(0, d.steps);
+    let mut series = Vec::new();
+    for (c, i) in (0..d.n_out.min(3)).enumerate() {
+        series.push(Series {
+            name: format!("neuron {i} recorded"),
+            points: (0..d.steps)
+                .map(|t| (t as f64, obs[t * d.n_out + i]))
+                .filter(|p| !p.1.is_nan())
+                .collect(),
+            color: format!("{}80", colors[c]),
+            width: 1.0,
+        });
+        series.push(Series {
+            name: format!("neuron {i} fitted"),
+            points: (0..d.steps)
+                .map(|t| (t as f64, yhat[t * d.n_out + i]))
+                .collect(),
+            color: colors[c].to_string(),
+            width: 2.0,
+        });
+    }
+    if cutoff < d.steps {
+        let (lo, hi) = obs
+            .iter()
+            .chain(yhat)
+            .filter(|v| v.is_finite())
+            .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
+        series.push(Series {
+            name: "cutoff (fit | held out)".into(),
+            points: vec![(cutoff as f64, lo), (cutoff as f64, hi)],
+            color: "#555555".into(),
+            width: 1.0,
+        });
+    }
+    line_chart(
+        "Session 0: recorded and fitted activity",
+        "step",
+        "activity",
+        &series,
+        false,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn summary(
+    theta: &[f64],
+    stderr: &[Option<f64>],
+    trainable: &[bool; TAYLOR_TERMS],
+    reference: Option<[f64; TAYLOR_TERMS]>,
+    scores: &super::recorded::Scores,
+    unc: &super::uncertainty::Uncertainty,
+    boot: &[Option<(f64, f64)>],
+) -> String {
+    let mut s = String::new();
+    for k in 0..TAYLOR_TERMS {
+        let shown =
+            trainable[k] && (theta[k].abs() > 0.05 || reference.is_some_and(|r| r[k] != 0.0));
+        if !shown {
+            continue;
+        }
+        let se = match stderr[k] {
+            Some(v) => format!("+- {:.4}", 1.96 * v),
+            None => "(interval not meaningful: undetermined direction)".into(),
+        };
+        s.push_str(&format!(
+            "theta[{k:>2}] ({:>7}) = {:+.4} {se}",
+            TERM_LABELS[k], theta[k]
+        ));
+        if let Some((lo, hi)) = boot[k] {
+            s.push_str(&format!("   bootstrap [{lo:+.4}, {hi:+.4}]"));
+        }
+        if let Some(r) = reference {
+            s.push_str(&format!("   reference {:+.4}", r[k]));
+        }
+        s.push('\n');
+    }
+    if let Some(r) = reference {
+        let e = (0..TAYLOR_TERMS)
+            .map(|k| (theta[k] - r[k]).abs())
+            .fold(0.0, f64::max);
+        s.push_str(&format!("max |theta - reference| = {e:.4}\n"));
+    }
+    s.push_str(&format!(
+        "fitted steps: MSE {:.3e}, R^2 {:.5}   held out: MSE {:.3e}, R^2 {:.5}\n",
+        scores.mse_fit, scores.r2_fit, scores.mse_held_out, scores.r2_held_out
+    ));
+    s.push_str(&format!(
+        "identifiability: {}\n",
+        unc.identifiability.verdict
+    ));
+    s
+}
