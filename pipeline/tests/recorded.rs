@@ -43,6 +43,12 @@ fn oja_is_recovered_from_the_numpy_recording_with_w0_given() {
     assert!(max_error(&m) < 0.05, "{}", max_error(&m));
     assert_eq!(m["data"]["w0"], "given");
     assert!(m["scores"]["r2_held_out"].as_f64().unwrap() > 0.99, "{m}");
+    // The static network (no plasticity) cannot follow the recording.
+    let static_mse = m["null_static"]["mse_held_out"].as_f64().unwrap();
+    assert!(
+        static_mse > 100.0 * m["scores"]["mse_held_out"].as_f64().unwrap(),
+        "{m}"
+    );
     // Standard errors: numbers for every coefficient here, and the truth inside 4 of them.
     let reference: Vec<f64> = serde_json::from_value(m["reference"].clone()).unwrap();
     for c in m["coefficients"].as_array().unwrap() {

@@ -98,6 +98,27 @@ pub fn run(cfg: &FitRateConfig, dir: &RunDir) -> Result<String, RunError> {
     )?;
     let p = st.params.clone();
     let (scores, traces) = score(&pb, &p)?;
+    // The static null: the same network without plasticity (theta = 0), its initial weights
+    // and readout fitted the same way. Plasticity is in the data when the rule beats it on
+    // the held-out steps.
+    let mut static_pb = problem(cfg, &data, (0..data.sessions).collect());
+    static_pb.trainable = [false; TAYLOR_TERMS];
+    let mut no_save = |_: &RecordedState, _: bool| Ok(());
+    let quiet_epoch = |_: f64| {};
+    let mut zero_start = initial_params(cfg, &static_pb, seed);
+    zero_start[..TAYLOR_TERMS].iter_mut().for_each(|v| *v = 0.0);
+    let static_fit = fit(
+        cfg,
+        &static_pb,
+        zero_start,
+        None,
+        &mut Control {
+            on_epoch: &quiet_epoch,
+            save: &mut no_save,
+            stop: &stop,
+        },
+    )?;
+    let (static_scores, _) = score(&static_pb, &static_fit.params)?;
     let mask = pb.layout.mask(&pb.trainable);
     let n_fitted = mask.iter().filter(|m| **m).count();
     let unc = uncertainty(&pb, &p, n_fitted)?;
@@ -120,7 +141,6 @@ pub fn run(cfg: &FitRateConfig, dir: &RunDir) -> Result<String, RunError> {
                 .map(|_| rng.below(data.sessions))
                 .collect();
             let bp = problem(cfg, &data, draw);
-            let mut no_save = |_: &RecordedState, _: bool| Ok(());
             let st = fit(
                 cfg,
                 &bp,
@@ -206,6 +226,12 @@ pub fn run(cfg: &FitRateConfig, dir: &RunDir) -> Result<String, RunError> {
             "samples_fit": scores.samples_fit,
             "samples_held_out": scores.samples_held_out,
         },
+        "null_static": {
+            "mse_fit": json_number(static_scores.mse_fit),
+            "r2_fit": json_number(static_scores.r2_fit),
+            "mse_held_out": json_number(static_scores.mse_held_out),
+            "r2_held_out": json_number(static_scores.r2_held_out),
+        },
         "readout": {
             "gain_fitted": l.gain_fitted,
             "offset_fitted": l.offset_fitted,
@@ -282,7 +308,7 @@ pub fn run(cfg: &FitRateConfig, dir: &RunDir) -> Result<String, RunError> {
         activity_svg(&data, &traces[0], pb.fit_steps).as_bytes(),
     )?;
     dir.put_json("metrics.json", &metrics)?;
-    Ok(summary(
+    let mut text = summary(
         &theta,
         &unc.stderr,
         &pb.trainable,
@@ -290,7 +316,12 @@ pub fn run(cfg: &FitRateConfig, dir: &RunDir) -> Result<String, RunError> {
         &scores,
         &unc,
         &boot_intervals,
-    ))
+    );
+    text.push_str(&format!(
+        "static network (theta = 0; W0 and readout fitted alike): held out MSE {:.3e}, R^2 {:.5}\n",
+        static_scores.mse_held_out, static_scores.r2_held_out
+    ));
+    Ok(text)
 }
 
 fn data_json(rc: &RecordedConfig, d: &Recordings, pb: &Problem<'_>) -> Value {
