@@ -56,6 +56,57 @@ impl R2 {
     }
 }
 
+/// R^2 per column over its non-NaN samples (sklearn semantics per column), then the uniform
+/// average over columns with at least two samples (recorded activity with gaps).
+#[derive(Debug, Clone)]
+pub struct MaskedR2 {
+    n: Vec<f64>,
+    sum: Vec<f64>,
+    sq: Vec<f64>,
+    res: Vec<f64>,
+}
+
+impl MaskedR2 {
+    /// For `cols` neurons.
+    pub fn new(cols: usize) -> Self {
+        Self {
+            n: vec![0.0; cols],
+            sum: vec![0.0; cols],
+            sq: vec![0.0; cols],
+            res: vec![0.0; cols],
+        }
+    }
+    /// Adds one step: recorded (NaN skipped) and predicted.
+    pub fn push(&mut self, truth: &[f64], pred: &[f64]) {
+        for (k, (&t, &p)) in truth.iter().zip(pred).enumerate() {
+            if !t.is_nan() {
+                self.n[k] += 1.0;
+                self.sum[k] += t;
+                self.sq[k] += t * t;
+                self.res[k] += (t - p) * (t - p);
+            }
+        }
+    }
+    /// The uniform average (NaN when no neuron has two samples).
+    pub fn score(&self) -> f64 {
+        let (mut total, mut cols) = (0.0, 0usize);
+        for k in 0..self.n.len() {
+            if self.n[k] >= 2.0 {
+                let ss = self.sq[k] - self.sum[k] * self.sum[k] / self.n[k];
+                total += if ss > 0.0 {
+                    1.0 - self.res[k] / ss
+                } else if self.res[k] == 0.0 {
+                    1.0
+                } else {
+                    0.0
+                };
+                cols += 1;
+            }
+        }
+        total / cols as f64
+    }
+}
+
 /// The arithmetic mean; NaN for an empty slice.
 pub fn mean(v: &[f64]) -> f64 {
     if v.is_empty() {
@@ -107,6 +158,30 @@ pub fn isi_cvs(times: &[Vec<u32>]) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masked_r2_is_r2_without_gaps_and_skips_nan() {
+        let truth = [[1.0, 0.5], [2.0, 0.1], [4.0, 0.9], [3.0, 0.3]];
+        let pred = [[1.1, 0.4], [1.8, 0.2], [3.9, 0.8], [3.3, 0.35]];
+        let (mut a, mut b) = (R2::new(2), MaskedR2::new(2));
+        for (t, p) in truth.iter().zip(&pred) {
+            a.push(t, p);
+            b.push(t, p);
+        }
+        assert!((a.score() - b.score()).abs() < 1e-12);
+        // A NaN sample is skipped: the same as leaving the row out of that column.
+        let mut c = MaskedR2::new(1);
+        let mut d = R2::new(1);
+        for (k, (t, p)) in truth.iter().zip(&pred).enumerate() {
+            if k == 2 {
+                c.push(&[f64::NAN], &[p[0]]);
+            } else {
+                c.push(&[t[0]], &[p[0]]);
+                d.push(&[t[0]], &[p[0]]);
+            }
+        }
+        assert!((c.score() - d.score()).abs() < 1e-12);
+    }
 
     #[test]
     fn matches_the_two_pass_formula() {

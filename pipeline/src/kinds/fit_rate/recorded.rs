@@ -13,6 +13,7 @@ use crate::error::{kernel_error as kernel_err, RunError};
 use crate::fit::adam::l1_subgradient;
 use crate::fit::GuardedAdam;
 use crate::io::npy::{parse_npy, parse_npz, shape_text, NdArray};
+use crate::metrics::MaskedR2;
 use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -654,57 +655,6 @@ fn refine_lm(
         }
     }
     Ok(())
-}
-
-/// R^2 per recorded neuron over observed samples (sklearn semantics per column), then the
-/// uniform average over neurons with at least two observed samples.
-#[derive(Debug, Clone)]
-pub struct MaskedR2 {
-    n: Vec<f64>,
-    sum: Vec<f64>,
-    sq: Vec<f64>,
-    res: Vec<f64>,
-}
-
-impl MaskedR2 {
-    /// For `cols` neurons.
-    pub fn new(cols: usize) -> Self {
-        Self {
-            n: vec![0.0; cols],
-            sum: vec![0.0; cols],
-            sq: vec![0.0; cols],
-            res: vec![0.0; cols],
-        }
-    }
-    /// Adds one step: recorded (NaN skipped) and predicted.
-    pub fn push(&mut self, truth: &[f64], pred: &[f64]) {
-        for (k, (&t, &p)) in truth.iter().zip(pred).enumerate() {
-            if !t.is_nan() {
-                self.n[k] += 1.0;
-                self.sum[k] += t;
-                self.sq[k] += t * t;
-                self.res[k] += (t - p) * (t - p);
-            }
-        }
-    }
-    /// The uniform average (NaN when no neuron has two samples).
-    pub fn score(&self) -> f64 {
-        let (mut total, mut cols) = (0.0, 0usize);
-        for k in 0..self.n.len() {
-            if self.n[k] >= 2.0 {
-                let ss = self.sq[k] - self.sum[k] * self.sum[k] / self.n[k];
-                total += if ss > 0.0 {
-                    1.0 - self.res[k] / ss
-                } else if self.res[k] == 0.0 {
-                    1.0
-                } else {
-                    0.0
-                };
-                cols += 1;
-            }
-        }
-        total / cols as f64
-    }
 }
 
 /// Held-in and held-out scores of a fit.
