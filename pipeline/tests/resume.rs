@@ -267,6 +267,34 @@ fn killed_behavior_fit_resumes_to_the_same_bytes() {
     );
 }
 
+/// A recorded-activity `fit_rate` run (unknown initial weights, Adam then Levenberg-Marquardt,
+/// two bootstrap refits) killed mid-way resumes from `fit.state.json` to the same bytes.
+#[test]
+fn killed_recorded_fit_resumes_to_the_same_bytes() {
+    let npz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/recordings_oja.npz");
+    let yaml = format!(
+        "name: rec\nkind: fit_rate\nseed: 3\nstudent: {{init_std: 0.0}}\ndata:\n  recorded:\n    file: {}\n    ignore_w0: true\nfit: {{epochs: 400, lr: 0.002, refine_iterations: 5}}\nevaluation: {{cutoff: 0.7, bootstrap: 2}}\n",
+        npz.display()
+    );
+    let (d, cfg) = setup("recorded", &yaml);
+    let reference = uninterrupted(&d, &cfg);
+    let out = d.join("killed");
+    let mut child = spawn_run(&cfg, &out, Stdio::null());
+    wait_for_checkpoint(&out, "fit.state.json", "epochs_done", 50);
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(!out.join("metrics.json").exists(), "killed before the end");
+    let o = resume(&out);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("the fit resumes after"), "{err}");
+    assert_eq!(reference, std::fs::read(out.join("metrics.json")).unwrap());
+    assert!(
+        !out.join("fit.state.json").exists(),
+        "checkpoint removed at the end"
+    );
+}
+
 /// The long run as a small robustness grid (two cells fitted in parallel).
 fn grid_config() -> String {
     LONG.replace("epochs: 300", "epochs: 150")
