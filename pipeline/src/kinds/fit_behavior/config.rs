@@ -372,7 +372,7 @@ fn default_odor_input() -> OdorInputConfig {
 
 /// Semantic checks of a `fit_behavior` config: the field path and the problem.
 pub fn validate(c: &FitBehaviorConfig) -> Result<(), (String, String)> {
-    validate_name(&c.name)?;
+    validate_sections(c)?;
     if let Some(vs) = &c.variants {
         let trial_flies =
             matches!(&c.data, BehaviorData::Flies(f) if f.likelihood == Likelihood::Trial);
@@ -389,11 +389,20 @@ pub fn validate(c: &FitBehaviorConfig) -> Result<(), (String, String)> {
             let at = format!("variants[{i}]");
             validate_name(&v.name).map_err(|(_, m)| (format!("{at}.name"), m))?;
             if vs[..i].iter().any(|u| u.name == v.name) {
-                return bad(&format!("{at}.name"), format!("`{}` is named twice", v.name));
+                return bad(
+                    &format!("{at}.name"),
+                    format!("`{}` is named twice", v.name),
+                );
             }
-            validate(&c.variant(v)).map_err(|(f, m)| (format!("{at}.{f}"), m))?;
+            validate_sections(&c.variant(v)).map_err(|(f, m)| (format!("{at}.{f}"), m))?;
         }
     }
+    Ok(())
+}
+
+/// [`validate`] without the variants.
+fn validate_sections(c: &FitBehaviorConfig) -> Result<(), (String, String)> {
+    validate_name(&c.name)?;
     let trial_level = match &c.data {
         BehaviorData::Choices(_) => true,
         BehaviorData::Flies(f) => f.likelihood == Likelihood::Trial,

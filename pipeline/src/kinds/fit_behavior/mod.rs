@@ -27,6 +27,7 @@ pub mod choices_run;
 pub mod config;
 pub mod fit;
 pub mod flies;
+pub mod flies_report;
 pub mod flies_trial;
 pub mod model;
 pub mod run;

@@ -126,7 +126,11 @@ mod tests {
             }
         }
         for (j, want) in [0.25, 0.7, 0.4].iter().enumerate() {
-            assert!((sum[j] - want).abs() < 0.02, "block {j}: {} vs {want}", sum[j]);
+            assert!(
+                (sum[j] - want).abs() < 0.02,
+                "block {j}: {} vs {want}",
+                sum[j]
+            );
         }
         // Baiting: a bait waits, so a choice of A after g trials without one is rewarded with
         // 1 - (1 - p)^g, g ~ Geometric(P(A)): E = 1 - p_A (1 - p) / (1 - (1 - p_A)(1 - p)),

@@ -281,7 +281,11 @@ mod tests {
 
     /// A simulated agent on the baited task: the network of `cfg` run by `teacher`, choosing
     /// with the trial-level `P(A)`; every trial fitted.
-    fn simulate(cfg: &FitBehaviorConfig, teacher: &RewardTaylorRule<f64>, rng: &mut Rng) -> TrialData {
+    fn simulate(
+        cfg: &FitBehaviorConfig,
+        teacher: &RewardTaylorRule<f64>,
+        rng: &mut Rng,
+    ) -> TrialData {
         let t = 240;
         let placeholder = RecordedChoices {
             session: "sim".into(),
@@ -350,7 +354,11 @@ mod tests {
             .unwrap()] = 1.0;
         let d = simulate(&cfg, &teacher, &mut Rng::new(5));
         // At the fitted point (away from it the observed information can be indefinite).
-        let start = initial_rule(&cfg, term_mask(cfg.rule.trainable.as_deref()), &mut Rng::new(0));
+        let start = initial_rule(
+            &cfg,
+            term_mask(cfg.rule.trainable.as_deref()),
+            &mut Rng::new(0),
+        );
         let rule = fit_trials(&cfg, start, std::slice::from_ref(&d), None, None)
             .unwrap()
             .rule;
@@ -365,7 +373,11 @@ mod tests {
         assert!(u.se[keys[2]].is_some_and(|s| s > 0.0 && s < 1.0), "{u:?}");
         // Without the duplicate, on the same session, both terms are determined.
         let cfg = config("[x, x*r]", 1.0, 0.0, 300);
-        let start = initial_rule(&cfg, term_mask(cfg.rule.trainable.as_deref()), &mut Rng::new(0));
+        let start = initial_rule(
+            &cfg,
+            term_mask(cfg.rule.trainable.as_deref()),
+            &mut Rng::new(0),
+        );
         let rule = fit_trials(&cfg, start, std::slice::from_ref(&d), None, None)
             .unwrap()
             .rule;
@@ -384,15 +396,20 @@ mod tests {
         teacher.theta[k] = 2.0;
         let master = Rng::new(2026);
         let reps = 60;
+        const SESSIONS: usize = 4;
         let mut estimates = Vec::new();
         let mut ses = Vec::new();
         for rep in 0..reps {
-            let d = simulate(&cfg, &teacher, &mut master.substream(rep));
-            let one = std::slice::from_ref(&d);
+            // Four sessions a replicate (nearer the large-sample regime of the Fisher error).
+            let mut rng = master.substream(rep);
+            let sessions: Vec<TrialData> = (0..SESSIONS)
+                .map(|_| simulate(&cfg, &teacher, &mut rng))
+                .collect();
+            let one = &sessions[..];
             let start = initial_rule(&cfg, term_mask(Some(&["x*r".into()])), &mut Rng::new(0));
             let mut rule = fit_trials(&cfg, start, one, None, None).unwrap().rule;
             // Newton steps on the total NLL from Adam's estimate: the maximum likelihood point.
-            let mut scratch = vec![0.0; adjoint_scratch_len(N_IN, 1, d.n_fit)];
+            let mut scratch = vec![0.0; adjoint_scratch_len(N_IN, 1, 240)];
             let mut g = vec![0.0; rule.n_params()];
             for _ in 0..8 {
                 total_gradient(&cfg, &rule, one, &mut scratch, &mut g).unwrap();
@@ -414,6 +431,9 @@ mod tests {
             (se / spread - 1.0).abs() < 0.3,
             "Fisher se {se:.4} vs spread {spread:.4} (mean estimate {mean:.3})"
         );
-        assert!((mean - 2.0).abs() < 3.0 * spread / n.sqrt() + 0.1 * spread, "{mean}");
+        assert!(
+            (mean - 2.0).abs() < 3.0 * spread / n.sqrt() + 0.1 * spread,
+            "{mean}"
+        );
     }
 }
