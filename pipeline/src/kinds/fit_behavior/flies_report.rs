@@ -22,9 +22,12 @@ pub const ALPHA: f64 = 0.05;
 /// The words a table cell gets for a coefficient without a meaningful interval.
 pub const NOT_MEANINGFUL: &str = "not meaningful";
 
-/// The reported coefficient of a subject's fit with the added terms: the estimate, its
-/// standard error and 95% interval (`None` when not meaningful).
-fn coefficient(s: &Subject, k: Option<usize>) -> Option<(f64, Option<f64>, Option<(f64, f64)>)> {
+/// A coefficient: the estimate, its standard error and 95% interval (`None` when not
+/// meaningful).
+type Coefficient = (f64, Option<f64>, Option<(f64, f64)>);
+
+/// The reported coefficient of a subject's fit with the added terms.
+fn coefficient(s: &Subject, k: Option<usize>) -> Option<Coefficient> {
     let (w, k) = (s.with.as_ref()?, k?);
     let u = &w.uncertainty;
     Some((w.theta[k], u.se[k], u.interval(k, w.theta[k])))
