@@ -107,6 +107,20 @@ impl MaskedR2 {
     }
 }
 
+/// The `q`-quantile (`0..=1`) of `v` by linear interpolation between order statistics
+/// (numpy's default); NaN when empty.
+pub fn percentile(v: &[f64], q: f64) -> f64 {
+    let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if s.is_empty() {
+        return f64::NAN;
+    }
+    s.sort_by(f64::total_cmp);
+    let pos = q.clamp(0.0, 1.0) * (s.len() - 1) as f64;
+    let (lo, frac) = (pos.floor() as usize, pos - pos.floor());
+    let hi = (lo + 1).min(s.len() - 1);
+    s[lo] + frac * (s[hi] - s[lo])
+}
+
 /// The arithmetic mean; NaN for an empty slice.
 pub fn mean(v: &[f64]) -> f64 {
     if v.is_empty() {

@@ -295,6 +295,30 @@ fn small_fly_fixtures_fit_at_the_trial_level() {
     assert_eq!(trials, accepted);
     assert!(fly["held_out_nll_bias_only"].as_f64().unwrap().is_finite());
     assert!(m["summary"]["wilcoxon"]["p_two_sided"].as_f64().unwrap() <= 1.0);
+    // The no-learning surrogate: as many trials, fitted the same way, summarised the same way;
+    // the conclusion is computed and names the surrogates.
+    let sur = &fly["surrogate"];
+    assert!(sur["held_out_nll_with"].as_f64().unwrap().is_finite());
+    assert!(sur["held_out_nll_bias_only"].as_f64().unwrap().is_finite());
+    assert_ne!(sur["theta_with"], fly["theta_with"]);
+    assert_eq!(m["surrogate_summary"]["flies"], 2);
+    assert!(m["conclusion"].as_str().unwrap().contains("surrogates"));
+    assert!(m["verdict"].is_string() && m["evidence_of_forgetting"].is_boolean());
+    // The w coefficient's interval is two numbers or null ("not meaningful" in the table).
+    let ci = &fly["weight_coefficient_ci95"];
+    assert!(
+        ci.is_null() || ci.as_array().is_some_and(|a| a.len() == 2),
+        "{ci}"
+    );
+    let csv = std::fs::read_to_string(d.join("a/flies.csv")).unwrap();
+    assert!(csv.starts_with("fly,trials,fitted_trials,held_in_nll_without,"));
+    assert!(csv
+        .lines()
+        .next()
+        .unwrap()
+        .contains("surrogate_coefficient_ci95_high"));
+    assert_eq!(csv.lines().count(), 3);
+    assert!(d.join("a/flies_coefficient.svg").exists());
     // Presentation-level fly fits keep refusing an evaluation section; trial-level ones need one.
     let bad = std::fs::read_to_string(&cfg)
         .unwrap()
@@ -306,4 +330,50 @@ fn small_fly_fixtures_fit_at_the_trial_level() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("evaluation.cutoff"), "{}", text(&o));
+}
+
+/// `experiments/flies_forgetting.yaml` (two variants in one run: the paper's linear network and
+/// ours with a hidden layer) on the two in-repo flies, with few epochs: one table, plot and
+/// summary per variant, each with its surrogate control and conclusion, the same bytes twice.
+#[test]
+fn the_forgetting_experiment_runs_both_variants_on_the_fixtures() {
+    let d = tmp("forgetting_variants");
+    let cfg = d.join("forgetting.yaml");
+    let text = include_str!("../../experiments/flies_forgetting.yaml")
+        .replace(
+            "dir: ../shared/data/drosophila",
+            &format!("dir: {}\n    ids: [1, 2]", fixtures("good").display()),
+        )
+        .replace("epochs: 3000", "epochs: 30")
+        .replace("epochs: 300", "epochs: 30");
+    std::fs::write(&cfg, text).unwrap();
+    let m = common::run_twice_same_bytes(&cfg, &d);
+    let variants = m["variants"].as_array().unwrap();
+    assert_eq!(variants.len(), 2);
+    assert_eq!(variants[0]["name"], "paper");
+    assert_eq!(variants[0]["hidden"], 0);
+    assert_eq!(variants[1]["name"], "ours");
+    assert_eq!(variants[1]["hidden"], 10);
+    assert_eq!(variants[1]["added_terms"].as_array().unwrap().len(), 9);
+    for v in variants {
+        let name = v["name"].as_str().unwrap();
+        assert_eq!(v["flies"].as_array().unwrap().len(), 2);
+        assert_eq!(v["surrogate_summary"]["flies"], 2);
+        assert!(v["conclusion"].as_str().unwrap().contains("surrogates"));
+        for f in [
+            format!("flies_{name}.csv"),
+            format!("flies_coefficient_{name}.svg"),
+            format!("flies_deviance_{name}.svg"),
+            format!("theta_with_{name}.npy"),
+            format!("flies/{name}-fly-01.json"),
+        ] {
+            assert!(d.join("a").join(&f).exists(), "{f}");
+        }
+    }
+    assert_eq!(m["conclusions"].as_array().unwrap().len(), 2);
+    // The two variants fit differently: the paper's network has 1 x 2 weights, ours 10 x 2.
+    assert_ne!(
+        variants[0]["flies"][0]["theta_with"],
+        variants[1]["flies"][0]["theta_with"]
+    );
 }

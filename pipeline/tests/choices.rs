@@ -95,6 +95,57 @@ fn the_linear_fly_network_fits_choice_tables() {
     assert!(resolved.contains("readout: 1"), "{resolved}");
 }
 
+/// Uncertainty of a choice-table fit: the Fisher standard error and 95% interval of every
+/// coefficient, and with `evaluation.bootstrap` the percentiles of refits on sessions resampled
+/// with replacement (seeded: the same bytes twice), whose spread is of the Fisher error's size.
+#[test]
+fn choice_fits_report_fisher_and_bootstrap_intervals() {
+    let d = tmp("choices_bootstrap");
+    let cfg = d.join("c.yaml");
+    std::fs::write(
+        &cfg,
+        experiment()
+            .replace("hidden: 10", "hidden: 0")
+            .replace("trainable: ['1', r, x, x*r]", "trainable: [x*r]")
+            .replace("epochs: 400", "epochs: 100")
+            .replace("  cutoff: 0.7", "  cutoff: 0.7\n  bootstrap: 6"),
+    )
+    .unwrap();
+    let m = run_twice_same_bytes(&cfg, &d);
+    assert_eq!(m["bootstrap"]["replicates"], 6);
+    assert_eq!(m["bootstrap"]["failed"], 0);
+    let c = &m["coefficients"][0];
+    assert_eq!(c["term"], "x*r");
+    let (est, se) = (c["estimate"].as_f64().unwrap(), c["se"].as_f64().unwrap());
+    let ci = [
+        c["ci95"][0].as_f64().unwrap(),
+        c["ci95"][1].as_f64().unwrap(),
+    ];
+    assert!((ci[0] - (est - 1.96 * se)).abs() < 1e-12 && (ci[1] - (est + 1.96 * se)).abs() < 1e-12);
+    let b = [
+        c["bootstrap_ci95"][0].as_f64().unwrap(),
+        c["bootstrap_ci95"][1].as_f64().unwrap(),
+    ];
+    assert!(b[0] < b[1], "{c}");
+    let spread = c["bootstrap_std"].as_f64().unwrap();
+    assert!(
+        spread > se / 3.0 && spread < 3.0 * se,
+        "bootstrap std {spread} vs Fisher se {se}"
+    );
+    // Without `bootstrap` there is none, and the Fisher interval is still there.
+    std::fs::write(
+        &cfg,
+        std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("  bootstrap: 6\n", ""),
+    )
+    .unwrap();
+    let m = run_twice_same_bytes(&cfg, &d.join("plain"));
+    assert!(m["bootstrap"].is_null());
+    assert!(m["coefficients"][0]["bootstrap_ci95"].is_null());
+    assert!(m["coefficients"][0]["se"].as_f64().is_some());
+}
+
 #[test]
 fn bad_choice_tables_exit_2_naming_file_and_line() {
     let d = tmp("choices_bad");

@@ -87,29 +87,38 @@ pub fn spectrum_report(
     }
 }
 
+/// A coefficient whose loading on an undetermined direction exceeds this (in magnitude) has
+/// no meaningful standard error.
+pub const UNDETERMINED_LOADING: f64 = 0.01;
+
 /// Standard errors `sqrt(diag(scale * H^+))` of the coefficients of the `m x m` Gauss-Newton
 /// or Fisher matrix `h` (unnormalised: a sum over observations), with `scale` the residual
-/// variance for a least-squares fit (1 for a likelihood). Directions whose eigenvalue is below
-/// the largest over [`ILL_CONDITIONED`] are undetermined: a coefficient that loads on one
-/// (squared loading above 0.01) gets `None`, "not meaningful", and the others are computed
-/// on the determined subspace.
+/// variance for a least-squares fit (1 for a likelihood). With `H = sum_j l_j v_j v_j^T`, a
+/// direction with `l_j <= l_1 / ILL_CONDITIONED` (or not positive, or any eigenvalue not
+/// finite) is undetermined: a coefficient loading on one by more than
+/// [`UNDETERMINED_LOADING`] gets `None`, "not meaningful"; the others get
+/// `sqrt(scale sum_{j determined} v_j[k]^2 / l_j)` (the pseudo-inverse over the determined
+/// directions).
 pub fn standard_errors(h: &[f64], m: usize, scale: f64) -> Vec<Option<f64>> {
     let (values, vectors) = symmetric_eigen(h, m);
     let top = values.first().copied().unwrap_or(0.0);
-    let determined = |l: f64| top > 0.0 && l > top / ILL_CONDITIONED;
-    let mut var = vec![0.0; m];
-    let mut undetermined = vec![0.0; m];
-    for (l, v) in values.iter().zip(&vectors) {
-        for j in 0..m {
-            if determined(*l) {
-                var[j] += v[j] * v[j] / l;
-            } else {
-                undetermined[j] += v[j] * v[j];
-            }
-        }
-    }
+    let finite = values.iter().all(|v| v.is_finite());
+    let determined = |l: f64| finite && top > 0.0 && l > top / ILL_CONDITIONED;
     (0..m)
-        .map(|j| (undetermined[j] <= 0.01).then(|| (scale * var[j]).sqrt()))
+        .map(|k| {
+            let undetermined = !finite
+                || values
+                    .iter()
+                    .zip(&vectors)
+                    .any(|(&l, v)| !determined(l) && v[k].abs() > UNDETERMINED_LOADING);
+            let var: f64 = values
+                .iter()
+                .zip(&vectors)
+                .filter(|(&l, _)| determined(l))
+                .map(|(&l, v)| v[k] * v[k] / l)
+                .sum();
+            (!undetermined).then(|| (scale * var).sqrt())
+        })
         .collect()
 }
 

@@ -1,5 +1,6 @@
 //! Minimal SVG plots: line charts and heat maps, written as plain text (no dependency).
 
+pub mod intervals;
 pub mod ticks;
 
 use std::fmt::Write;

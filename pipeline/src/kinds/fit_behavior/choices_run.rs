@@ -7,13 +7,17 @@ use super::config::{ChoicesConfig, FitBehaviorConfig};
 use super::model::{network, null_rule};
 use super::run::history_artifacts;
 use super::score::percent_deviance;
+use super::uncertainty::{bootstrap_sessions, fisher_errors};
 use crate::error::RunError;
 use crate::io::csv_bytes;
 use crate::metrics::json_number;
 use crate::progress::Progress;
 use crate::rng::Rng;
 use crate::rundir::RunDir;
-use serde_json::json;
+use serde_json::{json, Value};
+
+/// Substream of the bootstrap's resamplings (resampling `b`: its substream `b`).
+pub const BOOTSTRAP_STREAM: u32 = 9000;
 use synplast_kernels::reward::RewardRule;
 
 /// Mean of `v[range]` (NaN when empty).
@@ -148,6 +152,44 @@ pub fn run_choices(
     dir.put("sessions.csv", &csv_bytes(&header, &rows))?;
     let mut params = vec![0.0; fit.rule.n_params()];
     fit.rule.read_params(&mut params);
+    let fisher = fisher_errors(cfg, &fit.rule, &data);
+    let n_boot = cfg
+        .evaluation
+        .as_ref()
+        .and_then(|e| e.bootstrap)
+        .unwrap_or(0) as usize;
+    let boot = if n_boot > 0 {
+        Some(bootstrap_sessions(
+            cfg,
+            &start_rule(cfg, &master),
+            &data,
+            n_boot,
+            &master.substream(BOOTSTRAP_STREAM),
+        )?)
+    } else {
+        None
+    };
+    let coefficients: Vec<Value> = (0..params.len())
+        .filter(|&k| fit.rule.is_trainable(k))
+        .map(|k| {
+            let ci = fisher.interval(k, params[k]);
+            let mut o = json!({
+                "term": labels[k],
+                "estimate": params[k],
+                "se": fisher.se[k].map(json_number),
+                "ci95": ci.map(|(a, b)| json!([a, b])),
+                "meaningful": fisher.se[k].is_some(),
+            });
+            if let Some(b) = &boot {
+                o["bootstrap_ci95"] = match (b.low[k], b.high[k]) {
+                    (Some(a), Some(c)) => json!([a, c]),
+                    _ => Value::Null,
+                };
+                o["bootstrap_std"] = b.std[k].map(json_number).unwrap_or(Value::Null);
+            }
+            o
+        })
+        .collect();
     let model = |s: Split| json!({"held_in_nll": json_number(s.held_in), "held_out_nll": json_number(s.held_out)});
     let metrics = json!({
         "experiment": cfg.name,
@@ -175,6 +217,9 @@ pub fn run_choices(
         "dw_correlation_with_reference": dw_corr.map(json_number),
         "skipped_steps": fit.skipped_steps,
         "reverted_epochs": fit.reverted_epochs,
+        "coefficients": coefficients,
+        "fisher_eigenvalues": fisher.eigenvalues,
+        "bootstrap": boot.as_ref().map(|b| json!({"replicates": b.replicates, "failed": b.failed})),
     });
     dir.put_json("metrics.json", &metrics)?;
     store.remove_state(super::fit::FIT_STATE);
@@ -192,6 +237,26 @@ pub fn run_choices(
         aic,
         bic
     );
+    s.push_str("\ncoefficients, 95% intervals (Fisher");
+    if boot.is_some() {
+        s.push_str(&format!("; bootstrap over sessions, {n_boot} resamplings"));
+    }
+    s.push_str("):");
+    for c in &coefficients {
+        let pair = |v: &Value| match (v[0].as_f64(), v[1].as_f64()) {
+            (Some(a), Some(b)) => format!("[{a:.4}, {b:.4}]"),
+            _ => "not meaningful".into(),
+        };
+        s.push_str(&format!(
+            "\n  {} = {:.4} {}",
+            c["term"].as_str().unwrap_or(""),
+            c["estimate"].as_f64().unwrap_or(f64::NAN),
+            pair(&c["ci95"])
+        ));
+        if boot.is_some() {
+            s.push_str(&format!(" bootstrap {}", pair(&c["bootstrap_ci95"])));
+        }
+    }
     if let (Some(r), Some(c)) = (sr, dw_corr) {
         s.push_str(&format!(
             "\nreference rule: held-out -log P(choice) {:.4}; correlation of the fitted dw with the reference's over the visited inputs {c:.3}",

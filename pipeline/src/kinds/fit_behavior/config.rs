@@ -21,6 +21,27 @@ pub struct BehaviorEvaluation {
     /// Choice data: fit the first `cutoff` of each session's trials, score the rest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cutoff: Option<Fraction>,
+    /// Choice data (`data: choices`): refit on this many resamplings of the sessions with
+    /// replacement and report the 2.5 and 97.5 percentiles of every coefficient; default 0, off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<u32>,
+}
+
+/// One variant of a trial-level fly run: its name and the sections it replaces whole.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BehaviorVariant {
+    /// Name (letters, digits, `_`, `-`, `.`), used in file names and metrics.
+    pub name: String,
+    /// Replaces `network`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<BehaviorNetworkConfig>,
+    /// Replaces `rule`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<BehaviorRuleConfig>,
+    /// Replaces `fit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fit: Option<BehaviorFitConfig>,
 }
 
 /// Two-choice data, one row per trial: `session,trial,choice,reward` (`docs/data_contracts.md`).
@@ -136,7 +157,9 @@ fn fifty() -> Count {
     Count(50)
 }
 
-fn default_blocks() -> Vec<BlockConfig> {
+/// The paper's task: three blocks of 80 trials, reward probabilities (A, B) = (0.2, 0.8),
+/// (0.9, 0.1), (0.2, 0.8).
+pub fn default_blocks() -> Vec<BlockConfig> {
     [(0.2, 0.8), (0.9, 0.1), (0.2, 0.8)]
         .iter()
         .map(|&(a, b)| BlockConfig {
@@ -291,6 +314,43 @@ pub struct FitBehaviorConfig {
     /// Fresh simulated sessions for evaluation (simulated data only).
     #[serde(default)]
     pub evaluation: Option<BehaviorEvaluation>,
+    /// Trial-level flies only: run the whole comparison once per variant, each replacing some
+    /// of `network`, `rule` and `fit` (the top-level sections are the base of every variant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variants: Option<Vec<BehaviorVariant>>,
+}
+
+impl FitBehaviorConfig {
+    /// The config of variant `v`: this one with the variant's sections in place, no variants.
+    pub fn variant(&self, v: &BehaviorVariant) -> FitBehaviorConfig {
+        let mut c = self.clone();
+        c.variants = None;
+        if let Some(n) = &v.network {
+            c.network = n.clone();
+        }
+        if let Some(r) = &v.rule {
+            c.rule = r.clone();
+        }
+        if let Some(f) = &v.fit {
+            c.fit = f.clone();
+        }
+        fill_section_defaults(&mut c);
+        c
+    }
+}
+
+/// The defaults that depend on other fields: `network.eta`, `network.readout` (from `hidden`)
+/// and `rule.init_std` (from the rule family).
+pub fn fill_section_defaults(c: &mut FitBehaviorConfig) {
+    c.network.eta.get_or_insert(Finite(0.5));
+    c.network
+        .readout
+        .get_or_insert(Finite(super::model::default_readout(c.network.hidden)));
+    let std = match c.rule.kind {
+        BehaviorRuleKind::Taylor => 0.0,
+        BehaviorRuleKind::Mlp => 0.01,
+    };
+    c.rule.init_std.get_or_insert(NonNegative(std));
 }
 
 fn default_behavior_network() -> BehaviorNetworkConfig {
@@ -312,6 +372,36 @@ fn default_odor_input() -> OdorInputConfig {
 
 /// Semantic checks of a `fit_behavior` config: the field path and the problem.
 pub fn validate(c: &FitBehaviorConfig) -> Result<(), (String, String)> {
+    validate_sections(c)?;
+    if let Some(vs) = &c.variants {
+        let trial_flies =
+            matches!(&c.data, BehaviorData::Flies(f) if f.likelihood == Likelihood::Trial);
+        if !trial_flies {
+            return bad(
+                "variants",
+                "variants are for trial-level fly data (data.flies.likelihood: trial)",
+            );
+        }
+        if vs.is_empty() || vs.len() > 20 {
+            return bad("variants", "must list 1 to 20 variants");
+        }
+        for (i, v) in vs.iter().enumerate() {
+            let at = format!("variants[{i}]");
+            validate_name(&v.name).map_err(|(_, m)| (format!("{at}.name"), m))?;
+            if vs[..i].iter().any(|u| u.name == v.name) {
+                return bad(
+                    &format!("{at}.name"),
+                    format!("`{}` is named twice", v.name),
+                );
+            }
+            validate_sections(&c.variant(v)).map_err(|(f, m)| (format!("{at}.{f}"), m))?;
+        }
+    }
+    Ok(())
+}
+
+/// [`validate`] without the variants.
+fn validate_sections(c: &FitBehaviorConfig) -> Result<(), (String, String)> {
     validate_name(&c.name)?;
     let trial_level = match &c.data {
         BehaviorData::Choices(_) => true,
@@ -356,6 +446,13 @@ pub fn validate(c: &FitBehaviorConfig) -> Result<(), (String, String)> {
     }
     if c.fit.epochs.0 > 1_000_000 {
         return bad("fit.epochs", "must be at most 1000000");
+    }
+    let bootstrap = c.evaluation.as_ref().and_then(|e| e.bootstrap).unwrap_or(0);
+    if bootstrap > 0 && !matches!(c.data, BehaviorData::Choices(_)) {
+        return bad(
+            "evaluation.bootstrap",
+            "the bootstrap over sessions is for choice data with several sessions (data: choices)",
+        );
     }
     match &c.data {
         BehaviorData::Simulated(sim) => {
@@ -414,6 +511,9 @@ pub fn validate(c: &FitBehaviorConfig) -> Result<(), (String, String)> {
                         "choice data need evaluation.cutoff in (0, 1): the fraction of each session's trials to fit (the rest is scored)",
                     )
                 }
+            }
+            if c.evaluation.as_ref().and_then(|e| e.bootstrap).unwrap_or(0) > 10_000 {
+                return bad("evaluation.bootstrap", "must be at most 10000");
             }
             if ch.file.is_empty() {
                 return bad("data.choices.file", "must name a CSV file");

@@ -2,26 +2,33 @@
 //! the odor chosen on every trial and its reward, fitted by the trial-level likelihood, without
 //! and with the added terms (`rule.added_terms`), on the first `evaluation.cutoff` of its trials;
 //! scored on the rest against the theta = 0 network and the fly's own constant preference.
-//! Across flies: the held-out improvement from the added terms (Wilcoxon signed-rank and sign
-//! tests) and the sign of the reported coefficient.
+//! Every fly has a no-learning surrogate ([`super::surrogate`]) fitted in exactly the same way
+//! (same inputs, initial weights, masks, cutoff and optimiser); every fit gets Fisher standard
+//! errors ([`super::uncertainty`]). With `variants`, the whole comparison runs once per
+//! variant. The tables, tests across flies and the conclusion are in
+//! [`super::flies_report`].
 
 use super::choices::{
     bias_only, cutoff_of, fit_trials, trial_data, trial_nlls, RecordedChoices, TrialData,
 };
-use super::config::{FitBehaviorConfig, FliesConfig};
+use super::config::{default_blocks, FitBehaviorConfig, FliesConfig};
 use super::flies::{load_flies, FlyChoices};
+use super::flies_report::report_variant;
 use super::model::{initial_rule, network, null_rule};
 use super::run::{fly_masks, per_fly, FlyMasks};
-use super::score::percent_deviance;
-use crate::config::terms::reward_term_label;
+use super::surrogate::{block_b_fractions, block_surrogate};
+use super::uncertainty::{fisher_errors, Uncertainty};
 use crate::error::RunError;
-use crate::io::{csv_bytes, npy_bytes};
-use crate::metrics::{json_number, median};
+use crate::progress::Progress;
 use crate::rng::Rng;
 use crate::rundir::RunDir;
-use crate::stats::{sign_test_p, wilcoxon_signed_rank};
-use serde_json::json;
+use serde_json::{json, Value};
 use synplast_kernels::reward::{RewardRule, REWARD_TERMS};
+
+/// Substream offset of the surrogate's choices and rewards: fly `id` draws from
+/// `substream(SURROGATE_STREAM + id)` of the seed (its inputs and initial weights are the real
+/// fly's, `substream(id)`; its initial rule too, `substream(1000 + id)`).
+pub const SURROGATE_STREAM: u32 = 2000;
 
 /// A fly's trials: the odor of each accepted presentation and its reward.
 pub fn fly_trials(id: u32, c: &FlyChoices) -> RecordedChoices {
@@ -44,215 +51,176 @@ fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len() as f64
 }
 
-/// One fly's finished fits, as written to `flies/fly-<id>.json`.
+/// One fit: coefficients, held-in and held-out mean `-log P(choice)`, standard errors.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct TrialFly {
-    id: u32,
-    trials: usize,
-    fitted: usize,
-    /// Held-in and held-out mean -log P(choice): theta = 0, bias only, without, with.
-    null: (f64, f64),
-    bias: (f64, f64),
-    without: (f64, f64),
-    with: Option<(f64, f64)>,
-    theta_without: Vec<f64>,
-    theta_with: Option<Vec<f64>>,
+pub struct FitRecord {
+    /// All 81 coefficients.
+    pub theta: Vec<f64>,
+    /// Held-in, held-out mean `-log P(choice)`.
+    pub nll: (f64, f64),
+    /// Fisher standard errors on the fitted trials.
+    pub uncertainty: Uncertainty,
+}
+
+/// The fits of one subject (a fly, or its surrogate).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Subject {
+    /// Held-in, held-out mean `-log P(choice)` at theta = 0.
+    pub null: (f64, f64),
+    /// The same for the bias-only null.
+    pub bias: (f64, f64),
+    /// Fitted with `rule.trainable`.
+    pub without: FitRecord,
+    /// Fitted with the added terms too.
+    pub with: Option<FitRecord>,
+}
+
+/// One fly's finished fits, as written to `flies/<variant->fly-<id>.json`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TrialFly {
+    /// Fly number.
+    pub id: u32,
+    /// Trials, and the fitted (first) ones.
+    pub trials: usize,
+    /// See `trials`.
+    pub fitted: usize,
+    /// The fly's fraction of B choices in each block (`None`: no trials there).
+    pub block_b_fraction: Vec<Option<f64>>,
+    /// The real fly.
+    pub real: Subject,
+    /// Its no-learning surrogate.
+    pub surrogate: Subject,
 }
 
 fn split(v: &[f64], d: &TrialData) -> (f64, f64) {
     (mean(&v[..d.n_fit]), mean(&v[d.n_fit..]))
 }
 
-/// Runs the trial-level fly fits into `dir`.
+/// Fits one subject's choices `rec` without and with the added terms; inputs and initial
+/// weights from `substream(id)`, the initial rule from `substream(1000 + id)`.
+fn fit_subject(
+    cfg: &FitBehaviorConfig,
+    master: &Rng,
+    id: u32,
+    rec: &RecordedChoices,
+    masks: &FlyMasks,
+    progress: &Progress,
+) -> Result<(Subject, usize), RunError> {
+    let net = network(cfg);
+    let (act, hidden) = (cfg.network.activation(), cfg.network.units());
+    let d = trial_data(cfg, rec, cutoff_of(cfg), &mut master.substream(id));
+    let one = std::slice::from_ref(&d);
+    let fit_one = |mask: [bool; REWARD_TERMS]| -> Result<FitRecord, RunError> {
+        let r0 = initial_rule(cfg, mask, &mut master.substream(1000 + id));
+        let f = fit_trials(cfg, r0, one, Some(progress), None)?;
+        let nll = trial_nlls(&f.rule, &net, act, hidden, &d)?;
+        let mut theta = vec![0.0; f.rule.n_params()];
+        f.rule.read_params(&mut theta);
+        Ok(FitRecord {
+            theta,
+            nll: split(&nll, &d),
+            uncertainty: fisher_errors(cfg, &f.rule, one),
+        })
+    };
+    let without = fit_one(masks.base)?;
+    let with = masks.with.map(fit_one).transpose()?;
+    let null = split(&trial_nlls(&null_rule(), &net, act, hidden, &d)?, &d);
+    let (_, mut bias) = bias_only(one);
+    let bias = split(&bias.remove(0), &d);
+    let subject = Subject {
+        null,
+        bias,
+        without,
+        with,
+    };
+    Ok((subject, d.n_fit))
+}
+
+/// Fits every fly of `data` and its surrogate under `cfg` (one variant); records keyed
+/// `<prefix>fly-<id>`.
+fn fit_flies(
+    cfg: &FitBehaviorConfig,
+    data: &[(u32, FlyChoices)],
+    prefix: &str,
+    dir: &RunDir,
+) -> Result<Vec<TrialFly>, RunError> {
+    let master = Rng::new(cfg.seed.unwrap_or(0));
+    let masks = fly_masks(cfg);
+    let fits = 2 * (1 + usize::from(masks.with.is_some()));
+    let blocks = default_blocks();
+    per_fly(cfg, data, fits, prefix, dir, |id, c, progress| {
+        let rec = fly_trials(id, c);
+        if rec.chose_b.len() < 2 {
+            return Err(RunError::new(format!("fly {id}: fewer than 2 trials")));
+        }
+        let (real, fitted) = fit_subject(cfg, &master, id, &rec, &masks, progress)?;
+        let sur = block_surrogate(&rec, &blocks, &mut master.substream(SURROGATE_STREAM + id));
+        let (surrogate, _) = fit_subject(cfg, &master, id, &sur, &masks, progress)?;
+        Ok(TrialFly {
+            id,
+            trials: rec.chose_b.len(),
+            fitted,
+            block_b_fraction: block_b_fractions(&rec, &blocks)
+                .into_iter()
+                .map(|f| f.is_finite().then_some(f))
+                .collect(),
+            real,
+            surrogate,
+        })
+    })
+}
+
+/// Runs the trial-level fly fits into `dir`: one comparison, or one per variant.
 pub fn run_flies_trials(
     cfg: &FitBehaviorConfig,
     flies: &FliesConfig,
     dir: &RunDir,
 ) -> Result<String, RunError> {
-    let seed = cfg.seed.unwrap_or(0);
-    let master = Rng::new(seed);
     let data = load_flies(flies).map_err(RunError::new)?;
-    let cutoff = cutoff_of(cfg);
-    let FlyMasks {
-        base,
-        added,
-        with: with_mask,
-    } = fly_masks(cfg);
-    let fits = 1 + usize::from(with_mask.is_some());
-    let net = network(cfg);
-    let (act, hidden) = (cfg.network.activation(), cfg.network.units());
-    let results: Vec<TrialFly> = per_fly(cfg, &data, fits, dir, |id, c, progress| {
-        let rec = fly_trials(id, c);
-        if rec.chose_b.len() < 2 {
-            return Err(RunError::new(format!("fly {id}: fewer than 2 trials")));
-        }
-        let d = trial_data(cfg, &rec, cutoff, &mut master.substream(id));
-        let one = std::slice::from_ref(&d);
-        let fit_one = |mask: [bool; REWARD_TERMS]| -> Result<(Vec<f64>, (f64, f64)), RunError> {
-            let r0 = initial_rule(cfg, mask, &mut master.substream(1000 + id));
-            let f = fit_trials(cfg, r0, one, Some(progress), None)?;
-            let nll = trial_nlls(&f.rule, &net, act, hidden, &d)?;
-            let mut p = vec![0.0; f.rule.n_params()];
-            f.rule.read_params(&mut p);
-            Ok((p, split(&nll, &d)))
-        };
-        let (theta_without, without) = fit_one(base)?;
-        let with = with_mask.map(fit_one).transpose()?;
-        let null = split(&trial_nlls(&null_rule(), &net, act, hidden, &d)?, &d);
-        let (_, mut bias) = bias_only(one);
-        let bias = bias.remove(0);
-        Ok(TrialFly {
-            id,
-            trials: d.len(),
-            fitted: d.n_fit,
-            null,
-            bias: split(&bias, &d),
-            without,
-            with: with.as_ref().map(|w| w.1),
-            theta_without,
-            theta_with: with.map(|w| w.0),
-        })
-    })?;
-    let report = added.first().copied();
-    let mut rows = Vec::new();
-    let mut flies_json = Vec::new();
-    let mut diffs = Vec::new();
-    let mut coefs = Vec::new();
-    let mut bars = Vec::new();
-    for r in &results {
-        let pd = |m: (f64, f64)| {
-            (
-                percent_deviance(m.1, r.null.1),
-                percent_deviance(m.1, r.bias.1),
-            )
-        };
-        let (pd0, pdb) = pd(r.without);
-        let mut row = vec![
-            r.id as f64,
-            r.trials as f64,
-            r.fitted as f64,
-            r.without.0,
-            r.without.1,
-            r.null.1,
-            r.bias.1,
-            pd0,
-            pdb,
-        ];
-        let mut obj = json!({
-            "fly": r.id,
-            "trials": r.trials,
-            "fitted_trials": r.fitted,
-            "held_in_nll_without": json_number(r.without.0),
-            "held_out_nll_without": json_number(r.without.1),
-            "held_out_nll_theta_zero": json_number(r.null.1),
-            "held_out_nll_bias_only": json_number(r.bias.1),
-            "held_out_percent_deviance_without": json_number(pd0),
-            "held_out_percent_deviance_without_vs_bias_only": json_number(pdb),
-            "theta_without": r.theta_without,
-        });
-        if let (Some(w), Some(t)) = (r.with, &r.theta_with) {
-            let (pw0, _) = pd(w);
-            let coef = report.map(|k| t[k]).unwrap_or(f64::NAN);
-            diffs.push(r.without.1 - w.1);
-            coefs.push(coef);
-            row.extend([w.0, w.1, pw0, coef]);
-            obj["held_in_nll_with"] = json_number(w.0);
-            obj["held_out_nll_with"] = json_number(w.1);
-            obj["held_out_percent_deviance_with"] = json_number(pw0);
-            obj["weight_coefficient"] = json_number(coef);
-            obj["theta_with"] = json!(t);
-            bars.push((format!("{}", r.id), vec![(pw0, pd0)]));
-        }
-        rows.push(row);
-        flies_json.push(obj);
-    }
-    let n = results.len();
-    let labels: Vec<String> = (0..REWARD_TERMS).map(reward_term_label).collect();
-    let mut metrics = json!({
+    let base = json!({
         "experiment": cfg.name,
         "kind": "fit_behavior",
-        "seed": seed,
+        "seed": cfg.seed.unwrap_or(0),
         "config_hash": dir.config_hash(),
         "likelihood": "trial",
-        "cutoff": cutoff,
-        "terms": labels,
-        "trainable_without": (0..REWARD_TERMS).filter(|&k| base[k]).map(reward_term_label).collect::<Vec<_>>(),
-        "flies": flies_json,
-        "median_held_out_percent_deviance_without": json_number(median(&rows.iter().map(|r| r[7]).collect::<Vec<_>>())),
-        "median_held_out_percent_deviance_without_vs_bias_only": json_number(median(&rows.iter().map(|r| r[8]).collect::<Vec<_>>())),
+        "cutoff": cutoff_of(cfg),
+        "surrogate": "each fly's choices redrawn from its own block-wise choice frequencies (blocks of trials 0-79, 80-159, 160-); rewards from the baited task (A, B) = (0.2, 0.8), (0.9, 0.1), (0.2, 0.8)",
     });
-    let mut header = vec![
-        "fly",
-        "trials",
-        "fitted_trials",
-        "held_in_nll_without",
-        "held_out_nll_without",
-        "held_out_nll_theta_zero",
-        "held_out_nll_bias_only",
-        "held_out_percent_deviance_without",
-        "held_out_percent_deviance_without_vs_bias_only",
-    ];
-    let mut summary = format!(
-        "{}: {n} flies at the trial level, median held-out percent deviance {:.2} against theta = 0 and {:.2} against each fly's constant preference",
-        cfg.name,
-        median(&rows.iter().map(|r| r[7]).collect::<Vec<_>>()),
-        median(&rows.iter().map(|r| r[8]).collect::<Vec<_>>()),
-    );
-    if with_mask.is_some() {
-        header.extend([
-            "held_in_nll_with",
-            "held_out_nll_with",
-            "held_out_percent_deviance_with",
-            "weight_coefficient",
-        ]);
-        let improved = diffs.iter().filter(|d| **d > 0.0).count();
-        let worse = diffs.iter().filter(|d| **d < 0.0).count();
-        let negative = coefs.iter().filter(|c| **c < 0.0).count();
-        let wil = wilcoxon_signed_rank(&diffs);
-        let sign = sign_test_p(improved, improved + worse);
-        let term = report.map(reward_term_label).unwrap_or_default();
-        metrics["added_terms"] = json!(added
-            .iter()
-            .map(|&k| reward_term_label(k))
-            .collect::<Vec<_>>());
-        metrics["reported_coefficient"] = json!(term);
-        metrics["summary"] = json!({
-            "flies": n,
-            "held_out_improved_with_added_terms": improved,
-            "held_out_worse_with_added_terms": worse,
-            "wilcoxon": wil,
-            "sign_test_p_two_sided": sign,
-            "negative_coefficient": negative,
-            "median_coefficient": json_number(median(&coefs)),
-            "median_held_out_percent_deviance_with": json_number(median(&rows.iter().filter_map(|r| r.get(11).copied()).collect::<Vec<_>>())),
-        });
-        summary.push_str(&format!(
-            "\nwith {}: held-out -log P(choice) lower for {improved} of {n} flies ({worse} higher; Wilcoxon p = {:.4}, sign test p = {sign:.4}); the {term} coefficient is negative for {negative} of {n} (median {:.4})",
-            metrics["added_terms"],
-            wil.p_two_sided,
-            median(&coefs)
-        ));
-        dir.put(
-            "flies_deviance.svg",
-            crate::plot::paired_bars(
-                "Held-out percent deviance explained per fly (trial level)",
-                ["with the added terms", "without"],
-                &bars,
-            )
-            .as_bytes(),
-        )?;
-        let tw: Vec<f64> = results
-            .iter()
-            .flat_map(|r| r.theta_with.clone().unwrap_or_default())
-            .collect();
-        dir.put("theta_with.npy", &npy_bytes(&[n, REWARD_TERMS], &tw))?;
+    let Some(variants) = &cfg.variants else {
+        let results = fit_flies(cfg, &data, "", dir)?;
+        let (part, summary) = report_variant(cfg, None, &results, dir)?;
+        let mut metrics = base;
+        merge(&mut metrics, part);
+        dir.put_json("metrics.json", &metrics)?;
+        return Ok(summary);
+    };
+    let mut parts = Vec::new();
+    let mut summary = format!("{}: {} variants", cfg.name, variants.len());
+    for v in variants {
+        let vc = cfg.variant(v);
+        let results = fit_flies(&vc, &data, &format!("{}-", v.name), dir)?;
+        let (mut part, s) = report_variant(&vc, Some(&v.name), &results, dir)?;
+        part["name"] = json!(v.name);
+        part["hidden"] = json!(vc.network.hidden);
+        part["l1"] = json!(vc.fit.l1.0);
+        part["epochs"] = json!(vc.fit.epochs.get());
+        part["lr"] = json!(vc.fit.lr.0);
+        summary.push_str(&format!("\n[{}] {s}", v.name));
+        parts.push(part);
     }
-    let tw: Vec<f64> = results
+    let mut metrics = base;
+    metrics["conclusions"] = json!(parts
         .iter()
-        .flat_map(|r| r.theta_without.clone())
-        .collect();
-    dir.put("theta_without.npy", &npy_bytes(&[n, REWARD_TERMS], &tw))?;
-    dir.put("flies.csv", &csv_bytes(&header, &rows))?;
+        .map(|p| json!({"variant": p["name"], "conclusion": p["conclusion"]}))
+        .collect::<Vec<Value>>());
+    metrics["variants"] = Value::Array(parts);
     dir.put_json("metrics.json", &metrics)?;
     Ok(summary)
+}
+
+/// Moves the fields of the object `from` into the object `into`.
+fn merge(into: &mut Value, from: Value) {
+    if let (Some(a), Value::Object(b)) = (into.as_object_mut(), from) {
+        a.extend(b);
+    }
 }

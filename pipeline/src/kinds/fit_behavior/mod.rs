@@ -27,10 +27,13 @@ pub mod choices_run;
 pub mod config;
 pub mod fit;
 pub mod flies;
+pub mod flies_report;
 pub mod flies_trial;
 pub mod model;
 pub mod run;
 pub mod score;
+pub mod surrogate;
+pub mod uncertainty;
 
 pub use config::*;
 pub use fit::*;
@@ -57,15 +60,20 @@ impl Kind for FitBehavior {
     }
     /// The plasticity rate, readout scale and initial rule std when absent; all 18 flies.
     fn fill_defaults(c: &mut FitBehaviorConfig) {
-        c.network.eta.get_or_insert(Finite(0.5));
-        c.network
-            .readout
-            .get_or_insert(Finite(default_readout(c.network.hidden)));
-        let std = match c.rule.kind {
-            BehaviorRuleKind::Taylor => 0.0,
-            BehaviorRuleKind::Mlp => 0.01,
-        };
-        c.rule.init_std.get_or_insert(NonNegative(std));
+        config::fill_section_defaults(c);
+        for v in c.variants.iter_mut().flatten() {
+            if let Some(n) = &mut v.network {
+                n.eta.get_or_insert(Finite(0.5));
+                n.readout.get_or_insert(Finite(default_readout(n.hidden)));
+            }
+            if let Some(r) = &mut v.rule {
+                let std = match r.kind {
+                    BehaviorRuleKind::Taylor => 0.0,
+                    BehaviorRuleKind::Mlp => 0.01,
+                };
+                r.init_std.get_or_insert(NonNegative(std));
+            }
+        }
         if let BehaviorData::Flies(f) = &mut c.data {
             f.ids.get_or_insert_with(|| (1..=18).map(Count).collect());
         }

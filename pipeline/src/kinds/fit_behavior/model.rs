@@ -221,6 +221,30 @@ pub fn initial_weights(cfg: &FitBehaviorConfig, rng: &mut Rng) -> Vec<f64> {
     w
 }
 
+/// The baits of the two-odor task: a reward, once assigned to an odor, waits until that odor
+/// is chosen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Baits([bool; 2]);
+
+impl Baits {
+    /// At a trial's start: every odor without a waiting reward gets one with its probability
+    /// (`p[0]` for A, `p[1]` for B; one uniform draw per unbaited odor, A first).
+    pub fn assign(&mut self, p: [f64; 2], rng: &mut Rng) {
+        for (b, p) in self.0.iter_mut().zip(p) {
+            if !*b {
+                *b = rng.uniform() < p;
+            }
+        }
+    }
+    /// The chosen odor's reward (1 if baited, else 0); its bait is collected.
+    pub fn collect(&mut self, odor: u8) -> f64 {
+        let k = usize::from(odor.min(1));
+        let r = if self.0[k] { 1.0 } else { 0.0 };
+        self.0[k] = false;
+        r
+    }
+}
+
 /// Simulates one session of the baited task with the teacher rule: at each trial's start every
 /// odor without a waiting reward gets one with its block's probability; odors are presented
 /// (each A or B with probability 1/2) until the network accepts, which collects that odor's
@@ -245,15 +269,12 @@ pub fn simulate_session(
         r: Vec::new(),
         w0,
     };
-    let mut bait = [false; 2];
+    let mut bait = Baits::default();
     let mut x = [0.0; 2];
     for block in &sim.blocks {
+        let probs = block.reward_probability.map(|p| p.0);
         for _ in 0..block.trials.get() {
-            for (b, p) in bait.iter_mut().zip(&block.reward_probability) {
-                if !*b {
-                    *b = rng.uniform() < p.0;
-                }
-            }
+            bait.assign(probs, rng);
             for _ in 0..sim.max_presentations.get() {
                 let odor = u8::from(rng.uniform() < 0.5);
                 odor_input(cfg, odor, rng, &mut x);
@@ -264,8 +285,7 @@ pub fn simulate_session(
                 d.odor.push(odor);
                 d.accept.push(accept);
                 if accept {
-                    let reward = if bait[odor as usize] { 1.0 } else { 0.0 };
-                    bait[odor as usize] = false;
+                    let reward = bait.collect(odor);
                     let r = avg.signal(reward);
                     d.reward.push(reward);
                     d.r.push(r);

@@ -237,13 +237,15 @@ pub(super) fn fly_masks(cfg: &FitBehaviorConfig) -> FlyMasks {
     FlyMasks { base, added, with }
 }
 
-/// Runs `fit_fly` for every fly in parallel, one record per fly in `flies/fly-<id>.json`: a fly
+/// Runs `fit_fly` for every fly in parallel, one record per fly in
+/// `flies/<prefix>fly-<id>.json`: a fly
 /// whose record is there (a resumed run) is read back, not fitted again; a stop request
 /// between flies ends the run as interrupted. `fits` fits per fly size the progress bar.
 pub(super) fn per_fly<T, F>(
     cfg: &FitBehaviorConfig,
     data: &[(u32, FlyChoices)],
     fits: usize,
+    prefix: &str,
     dir: &RunDir,
     fit_fly: F,
 ) -> Result<Vec<T>, RunError>
@@ -259,7 +261,7 @@ where
     let store = dir.store();
     store.record_folder(FLY_RECORDS)?;
     let results: Vec<Result<T, RunError>> = parallel::map(data, |(id, c)| {
-        let key = format!("fly-{id:02}");
+        let key = format!("{prefix}fly-{id:02}");
         if let Some(r) = store.record::<T>(FLY_RECORDS, &key)? {
             progress.tick(cfg.fit.epochs.get() * fits, None);
             return Ok(r);
@@ -289,7 +291,7 @@ fn run_flies(
         with: with_mask,
     } = fly_masks(cfg);
     let fits = 1 + usize::from(with_mask.is_some());
-    let results: Vec<FlyResult> = per_fly(cfg, &data, fits, dir, |id, c, progress| {
+    let results: Vec<FlyResult> = per_fly(cfg, &data, fits, "", dir, |id, c, progress| {
         let mut rng = master.substream(id);
         let d = fly_session(cfg, c, &mut rng);
         let sessions = std::slice::from_ref(&d);

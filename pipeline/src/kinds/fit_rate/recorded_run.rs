@@ -11,7 +11,7 @@ use super::uncertainty::uncertainty;
 use crate::error::RunError;
 use crate::history::{coefficient_svg, put_history, put_loss};
 use crate::io::{csv_bytes, npy_bytes};
-use crate::metrics::json_number;
+use crate::metrics::{json_number, percentile};
 use crate::plot::{line_chart, Series};
 use crate::progress::Progress;
 use crate::rng::Rng;
@@ -45,15 +45,9 @@ fn problem<'a>(cfg: &FitRateConfig, data: &'a Recordings, sessions: Vec<usize>) 
     }
 }
 
-/// The 2.5% and 97.5% percentiles (linear interpolation) of `v`.
-fn interval(mut v: Vec<f64>) -> (f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let q = |f: f64| {
-        let h = f * (v.len() - 1) as f64;
-        let (lo, hi) = (h.floor() as usize, h.ceil() as usize);
-        v[lo] + (h - lo as f64) * (v[hi] - v[lo])
-    };
-    (q(0.025), q(0.975))
+/// The 2.5% and 97.5% percentiles of `v`.
+fn interval(v: Vec<f64>) -> (f64, f64) {
+    (percentile(&v, 0.025), percentile(&v, 0.975))
 }
 
 /// Runs a recorded-data `fit_rate` experiment into `dir`.
