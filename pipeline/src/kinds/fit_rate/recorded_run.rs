@@ -331,47 +331,54 @@ fn data_json(rc: &RecordedConfig, d: &Recordings, pb: &Problem<'_>) -> Value {
     })
 }
 
-/// Recorded against fitted activity of session 0, for up to three neurons, with the cutoff.
+/// Recorded against fitted activity of session 0 for up to three neurons, stacked (each
+/// shifted up by a multiple of the recorded range so the traces do not overlap), with the
+/// cutoff between the fitted and the held-out steps.
 fn activity_svg(d: &Recordings, yhat: &[f64], cutoff: usize) -> String {
     let colors = ["#1f77b4", "#d62728", "#2ca02c"];
     let obs = d.y_of(0, d.steps);
+    let shown = d.n_out.min(3);
+    let (lo, hi) = obs
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
+    let shift = if hi > lo { 1.1 * (hi - lo) } else { 1.0 };
     let mut series = Vec::new();
-    for (c, i) in (0..d.n_out.min(3)).enumerate() {
+    for (c, i) in (0..shown).enumerate() {
+        let up = c as f64 * shift;
         series.push(Series {
             name: format!("neuron {i} recorded"),
             points: (0..d.steps)
-                .map(|t| (t as f64, obs[t * d.n_out + i]))
+                .map(|t| (t as f64, obs[t * d.n_out + i] + up))
                 .filter(|p| !p.1.is_nan())
                 .collect(),
-            color: format!("{}80", colors[c]),
-            width: 1.0,
+            color: format!("{}70", colors[c]),
+            width: 3.0,
         });
         series.push(Series {
             name: format!("neuron {i} fitted"),
             points: (0..d.steps)
-                .map(|t| (t as f64, yhat[t * d.n_out + i]))
+                .map(|t| (t as f64, yhat[t * d.n_out + i] + up))
                 .collect(),
             color: colors[c].to_string(),
-            width: 2.0,
+            width: 1.0,
         });
     }
     if cutoff < d.steps {
-        let (lo, hi) = obs
-            .iter()
-            .chain(yhat)
-            .filter(|v| v.is_finite())
-            .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
         series.push(Series {
-            name: "cutoff (fit | held out)".into(),
-            points: vec![(cutoff as f64, lo), (cutoff as f64, hi)],
+            name: "cutoff: fitted | held out".into(),
+            points: vec![
+                (cutoff as f64, lo),
+                (cutoff as f64, hi + (shown.max(1) - 1) as f64 * shift),
+            ],
             color: "#555555".into(),
             width: 1.0,
         });
     }
     line_chart(
-        "Session 0: recorded and fitted activity",
+        "Session 0: recorded (wide, light) and fitted (thin) activity",
         "step",
-        "activity",
+        &format!("activity; neuron k shifted up by k x {shift:.3}"),
         &series,
         false,
     )
