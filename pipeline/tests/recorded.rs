@@ -124,6 +124,61 @@ fn oja_is_recovered_behind_a_fitted_affine_readout() {
     }
 }
 
+/// Held-out sessions: the last two are left out of the fit; with unknown initial weights they
+/// get theirs from the steps before the cutoff (rule and readout fixed) and are scored after it.
+/// Holding out every session, or held-out sessions without `w0` and without a cutoff, is exit 2.
+#[test]
+fn held_out_sessions_are_scored_with_the_fitted_rule() {
+    let d = tmp("recorded_held_out");
+    let cfg = d.join("c.yaml");
+    std::fs::write(
+        &cfg,
+        experiment(
+            "oja_from_recordings.yaml",
+            &[
+                ("reference: {", "ignore_w0: true\n    reference: {"),
+                ("cutoff: 0.7", "cutoff: 0.7\n  held_out_sessions: 2"),
+            ],
+        ),
+    )
+    .unwrap();
+    let o = bin()
+        .args(["run", cfg.to_str().unwrap(), "--quiet", "--out"])
+        .arg(d.join("a"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("a/metrics.json")).unwrap()).unwrap();
+    assert_eq!(m["data"]["sessions_fitted"], 6);
+    assert_eq!(
+        m["held_out_sessions"]["sessions"],
+        serde_json::json!([6, 7])
+    );
+    assert!(m["held_out_sessions"]["r2"].as_f64().unwrap() > 0.99, "{m}");
+    assert!(max_error(&m) < 0.1);
+    for (over, want) in [
+        (
+            "evaluation.held_out_sessions=8",
+            "at least one must be fitted",
+        ),
+        ("evaluation.cutoff=1", "need evaluation.cutoff < 1"),
+    ] {
+        let o = bin()
+            .args(["run", cfg.to_str().unwrap(), over, "--out"])
+            .arg(d.join("bad"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("recordings_oja.npz") && err.contains(want),
+            "{err}"
+        );
+        assert!(!d.join("bad").exists());
+    }
+}
+
 #[test]
 fn separate_npy_files_read_as_the_archive() {
     let d = tmp("recorded_npy");

@@ -263,10 +263,16 @@ pub fn apply_overrides<T: Serialize + DeserializeOwned>(
             serde_saphyr::from_str_with_options(raw, options())
                 .map_err(|e| err(path, format!("value is not YAML: {}", e.without_snippet())))?
         };
-        set_path(&mut tree, path, value).map_err(|p| err(path, p))?;
+        let new_key = set_path(&mut tree, path, value).map_err(|p| err(path, p))?;
         // Type-check this override now, and let the next one see the config as typed (its
-        // defaults filled in).
-        let typed: T = serde_json::from_value(tree).map_err(|e| err(path, e.to_string()))?;
+        // defaults filled in). A key the config did not hold yet may be an optional field left
+        // at its default, or a typo: the typed check tells which.
+        let typed: T = serde_json::from_value(tree).map_err(|e| match &new_key {
+            Some(k) if e.to_string().contains("unknown field") => {
+                err(path, format!("unknown key `{k}`; {e}"))
+            }
+            _ => err(path, e.to_string()),
+        })?;
         tree = serde_json::to_value(&typed).map_err(|e| err(path, e.to_string()))?;
     }
     let out: T = serde_json::from_value(tree).map_err(|e| whole(e.to_string()))?;
@@ -278,13 +284,16 @@ pub fn apply_overrides<T: Serialize + DeserializeOwned>(
     Ok(out)
 }
 
+/// Sets `path` in `tree` to `value`, creating missing mappings; returns the first key of the
+/// path that the tree did not hold.
 fn set_path(
     tree: &mut serde_json::Value,
     path: &str,
     value: serde_json::Value,
-) -> Result<(), String> {
+) -> Result<Option<String>, String> {
     let parts: Vec<&str> = path.split('.').collect();
     let mut node = tree;
+    let mut new_key: Option<String> = None;
     for (i, p) in parts.iter().enumerate() {
         if node.is_null() {
             *node = serde_json::Value::Object(Default::default());
@@ -293,25 +302,16 @@ fn set_path(
             .as_object_mut()
             .ok_or_else(|| format!("`{}` is not a mapping", parts[..i].join(".")))?;
         let last = i + 1 == parts.len();
-        let is_free_map = parts[..i]
-            .last()
-            .is_some_and(|q| *q == "terms" || *q == "teacher");
-        if !map.contains_key(*p) && !is_free_map {
-            let mut known: Vec<&String> = map.keys().collect();
-            known.sort();
-            let known: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
-            return Err(format!(
-                "unknown key `{p}`; known here: {}",
-                known.join(", ")
-            ));
+        if new_key.is_none() && !map.contains_key(*p) {
+            new_key = Some(p.to_string());
         }
         if last {
             map.insert(p.to_string(), value);
-            return Ok(());
+            return Ok(new_key);
         }
         node = map.entry(p.to_string()).or_insert(serde_json::Value::Null);
     }
-    Ok(())
+    Ok(new_key)
 }
 
 /// Largest experiment file.

@@ -320,6 +320,11 @@ pub struct EvaluationConfig {
     /// intervals of the coefficients. Default 0: none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub bootstrap: u32,
+    /// Recorded data: the last `held_out_sessions` sessions are left out of the fit and scored
+    /// with the fitted rule and readout (their initial weights, when unknown, fitted alone on
+    /// their first `cutoff` of steps). Default 0: none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub held_out_sessions: u32,
 }
 
 /// A robustness grid: every pair of noise scale and observed fraction is fitted.
@@ -449,10 +454,13 @@ fn validate_simulated(c: &FitRateConfig, d: &DataConfig) -> Result<(), (String, 
             "simulated data are scored on fresh trajectories: give their number",
         );
     };
-    if c.evaluation.cutoff.is_some() || c.evaluation.bootstrap > 0 {
+    if c.evaluation.cutoff.is_some()
+        || c.evaluation.bootstrap > 0
+        || c.evaluation.held_out_sessions > 0
+    {
         return bad(
             "evaluation",
-            "cutoff and bootstrap are for recorded data; simulated fits are scored on fresh trajectories",
+            "cutoff, bootstrap and held_out_sessions are for recorded data; simulated fits are scored on fresh trajectories",
         );
     }
     if c.observation.is_some() {

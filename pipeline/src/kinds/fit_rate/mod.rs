@@ -62,7 +62,10 @@ impl Kind for FitRate {
     /// Recorded data: the arrays are read and checked before anything is written.
     fn check_data(c: &FitRateConfig) -> Result<(), String> {
         match &c.data {
-            config::RateData::Recorded(r) => recorded::load(r).map(|_| ()),
+            config::RateData::Recorded(r) => {
+                let data = recorded::load(r)?;
+                recorded_run::held_out_count(c, &data).map(|_| ())
+            }
             config::RateData::Simulated(_) => Ok(()),
         }
     }

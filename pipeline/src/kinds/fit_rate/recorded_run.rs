@@ -45,6 +45,84 @@ fn problem<'a>(cfg: &FitRateConfig, data: &'a Recordings, sessions: Vec<usize>) 
     }
 }
 
+/// The number of held-out sessions, checked against the data: at least one session is fitted,
+/// and held-out sessions with unknown initial weights need steps before the cutoff to fit them.
+pub fn held_out_count(cfg: &FitRateConfig, data: &Recordings) -> Result<usize, String> {
+    let k = cfg.evaluation.held_out_sessions as usize;
+    if k >= data.sessions {
+        return Err(format!(
+            "{}: evaluation.held_out_sessions is {k} but the recording has {} sessions: at least one must be fitted",
+            data.source, data.sessions
+        ));
+    }
+    let cutoff = cfg.evaluation.cutoff.map_or(1.0, |c| c.0);
+    if k > 0 && data.w0.is_none() && fit_steps(data.steps, cutoff) >= data.steps {
+        return Err(format!(
+            "{}: held-out sessions without w0 need evaluation.cutoff < 1: their initial weights are fitted on the steps before the cutoff, and scored after it",
+            data.source
+        ));
+    }
+    Ok(k)
+}
+
+/// Scores the held-out sessions (the last ones, from `first`) with the fitted rule and
+/// readout `p`: from their own `w0` over every step; without it, their initial weights are
+/// fitted alone (rule and readout fixed) on the steps before the cutoff and the steps after it
+/// are scored. `None` without held-out sessions.
+fn score_held_out(
+    cfg: &FitRateConfig,
+    data: &Recordings,
+    pb: &Problem<'_>,
+    p: &[f64],
+    first: usize,
+    stop: &dyn Fn() -> bool,
+) -> Result<Value, RunError> {
+    if first >= data.sessions {
+        return Ok(Value::Null);
+    }
+    let mut hp = problem(cfg, data, (first..data.sessions).collect());
+    hp.trainable = [false; TAYLOR_TERMS];
+    hp.layout.gain_fitted = false;
+    hp.layout.offset_fitted = false;
+    let mut start = vec![0.0; hp.layout.len()];
+    start[..pb.layout.w0(0)].copy_from_slice(&p[..pb.layout.w0(0)]);
+    let params = if hp.layout.w0_fitted {
+        let mut no_save = |_: &RecordedState, _: bool| Ok(());
+        let quiet = |_: f64| {};
+        let st = fit(
+            cfg,
+            &hp,
+            start,
+            None,
+            &mut Control {
+                on_epoch: &quiet,
+                save: &mut no_save,
+                stop,
+            },
+        )?;
+        st.params
+    } else {
+        hp.fit_steps = data.steps;
+        start
+    };
+    let (sc, _) = score(&hp, &params)?;
+    let (mse, r2, scored) = if hp.layout.w0_fitted {
+        (
+            sc.mse_held_out,
+            sc.r2_held_out,
+            "after the cutoff (the steps before it fit the sessions' initial weights)",
+        )
+    } else {
+        (sc.mse_fit, sc.r2_fit, "all (from the sessions' own w0)")
+    };
+    Ok(json!({
+        "sessions": (first..data.sessions).collect::<Vec<_>>(),
+        "steps_scored": scored,
+        "mse": json_number(mse),
+        "r2": json_number(r2),
+    }))
+}
+
 /// The 2.5% and 97.5% percentiles of `v`.
 fn interval(v: Vec<f64>) -> (f64, f64) {
     (percentile(&v, 0.025), percentile(&v, 0.975))
@@ -56,8 +134,11 @@ pub fn run(cfg: &FitRateConfig, dir: &RunDir) -> Result<String, RunError> {
         return Err(RunError::new("internal: not recorded data"));
     };
     let data = load(rc).map_err(RunError::new)?;
+    let held_out_count =
+        |c: &FitRateConfig, d: &Recordings| held_out_count(c, d).map_err(RunError::new);
     let seed = cfg.seed.unwrap_or(0);
-    let pb = problem(cfg, &data, (0..data.sessions).collect());
+    let n_fit = data.sessions - held_out_count(cfg, &data)?;
+    let pb = problem(cfg, &data, (0..n_fit).collect());
     let boot = cfg.evaluation.bootstrap as usize;
     let epochs = cfg.fit.epochs.get();
     let per_fit = epochs + cfg.fit.refine_iterations as usize;
@@ -95,7 +176,7 @@ pub fn run(cfg: &FitRateConfig, dir: &RunDir) -> Result<String, RunError> {
     // The static null: the same network without plasticity (theta = 0), its initial weights
     // and readout fitted the same way. Plasticity is in the data when the rule beats it on
     // the held-out steps.
-    let mut static_pb = problem(cfg, &data, (0..data.sessions).collect());
+    let mut static_pb = problem(cfg, &data, (0..n_fit).collect());
     static_pb.trainable = [false; TAYLOR_TERMS];
     let mut no_save = |_: &RecordedState, _: bool| Ok(());
     let quiet_epoch = |_: f64| {};
@@ -113,6 +194,7 @@ pub fn run(cfg: &FitRateConfig, dir: &RunDir) -> Result<String, RunError> {
         },
     )?;
     let (static_scores, _) = score(&static_pb, &static_fit.params)?;
+    let held_out = score_held_out(cfg, &data, &pb, &p, n_fit, &stop)?;
     let mask = pb.layout.mask(&pb.trainable);
     let n_fitted = mask.iter().filter(|m| **m).count();
     let unc = uncertainty(&pb, &p, n_fitted)?;
@@ -131,9 +213,7 @@ pub fn run(cfg: &FitRateConfig, dir: &RunDir) -> Result<String, RunError> {
                 continue;
             }
             let mut rng = master.substream(b as u32);
-            let draw: Vec<usize> = (0..data.sessions)
-                .map(|_| rng.below(data.sessions))
-                .collect();
+            let draw: Vec<usize> = (0..n_fit).map(|_| rng.below(n_fit)).collect();
             let bp = problem(cfg, &data, draw);
             let st = fit(
                 cfg,
@@ -226,6 +306,7 @@ pub fn run(cfg: &FitRateConfig, dir: &RunDir) -> Result<String, RunError> {
             "mse_held_out": json_number(static_scores.mse_held_out),
             "r2_held_out": json_number(static_scores.r2_held_out),
         },
+        "held_out_sessions": held_out,
         "readout": {
             "gain_fitted": l.gain_fitted,
             "offset_fitted": l.offset_fitted,
@@ -291,10 +372,7 @@ pub fn run(cfg: &FitRateConfig, dir: &RunDir) -> Result<String, RunError> {
     if l.w0_fitted {
         dir.put(
             "w0_fitted.npy",
-            &npy_bytes(
-                &[data.sessions, data.n_out, data.n_in],
-                &p[l.w0(0)..l.w0(data.sessions)],
-            ),
+            &npy_bytes(&[n_fit, data.n_out, data.n_in], &p[l.w0(0)..l.w0(n_fit)]),
         )?;
     }
     dir.put(
@@ -315,6 +393,13 @@ pub fn run(cfg: &FitRateConfig, dir: &RunDir) -> Result<String, RunError> {
         "static network (theta = 0; W0 and readout fitted alike): held out MSE {:.3e}, R^2 {:.5}\n",
         static_scores.mse_held_out, static_scores.r2_held_out
     ));
+    if let (Some(r2), Some(steps)) = (held_out["r2"].as_f64(), held_out["steps_scored"].as_str()) {
+        text.push_str(&format!(
+            "held-out sessions {}: R^2 {r2:.5}, MSE {:.3e} (steps scored: {steps})\n",
+            held_out["sessions"],
+            held_out["mse"].as_f64().unwrap_or(f64::NAN)
+        ));
+    }
     Ok(text)
 }
 
@@ -325,6 +410,7 @@ fn data_json(rc: &RecordedConfig, d: &Recordings, pb: &Problem<'_>) -> Value {
         "steps": d.steps,
         "n_in": d.n_in,
         "n_out": d.n_out,
+        "sessions_fitted": pb.sessions.len(),
         "steps_fitted": pb.fit_steps,
         "observed_fraction": d.y.iter().filter(|v| !v.is_nan()).count() as f64 / d.y.len() as f64,
         "w0": if d.w0.is_some() { "given" } else if rc.ignore_w0 { "ignored, fitted" } else { "unknown, fitted" },
