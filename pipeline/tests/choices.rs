@@ -201,3 +201,52 @@ fn bad_choice_tables_exit_2_naming_file_and_line() {
         assert!(!out.exists(), "{name}: nothing may be written");
     }
 }
+
+/// `evaluation.held_out_sessions`: the last sessions are left out of the fit and scored on every
+/// trial; the fit beats both nulls there and comes close to the generating rule; holding out
+/// every session is exit 2 naming the file.
+#[test]
+fn held_out_sessions_are_scored_on_every_trial() {
+    let d = tmp("choices_held_out");
+    let cfg = d.join("c.yaml");
+    std::fs::write(
+        &cfg,
+        experiment()
+            .replace("epochs: 400", "epochs: 100")
+            .replace("cutoff: 0.7", "cutoff: 0.7\n  held_out_sessions: 4"),
+    )
+    .unwrap();
+    let o = bin()
+        .args(["run", cfg.to_str().unwrap(), "--quiet", "--out"])
+        .arg(d.join("a"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("a/metrics.json")).unwrap()).unwrap();
+    let h = &m["held_out_sessions"];
+    assert_eq!(m["sessions"], 14);
+    assert_eq!(h["trials"], 960, "{h}");
+    assert_eq!(h["sessions"][0], "s15");
+    let nll = h["nll"].as_f64().unwrap();
+    assert!(nll < h["null_theta_zero_nll"].as_f64().unwrap(), "{h}");
+    assert!(nll < h["null_bias_only_nll"].as_f64().unwrap(), "{h}");
+    assert!(
+        (nll - h["reference_nll"].as_f64().unwrap()).abs() < 0.05,
+        "{h}"
+    );
+    let o = bin()
+        .args([
+            "check",
+            cfg.to_str().unwrap(),
+            "evaluation.held_out_sessions=18",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("choices_xr.csv: evaluation.held_out_sessions is 18"),
+        "{err}"
+    );
+}

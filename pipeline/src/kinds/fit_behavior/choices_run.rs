@@ -44,6 +44,75 @@ fn split(per_session: &[Vec<f64>], data: &[TrialData]) -> Split {
     }
 }
 
+/// The number of held-out sessions (`evaluation.held_out_sessions`), checked against the table:
+/// at least one session must be fitted.
+pub fn held_out_sessions(
+    cfg: &FitBehaviorConfig,
+    sessions: usize,
+    file: &str,
+) -> Result<usize, String> {
+    let k = cfg
+        .evaluation
+        .as_ref()
+        .and_then(|e| e.held_out_sessions)
+        .unwrap_or(0) as usize;
+    if k >= sessions {
+        return Err(format!(
+            "{file}: evaluation.held_out_sessions is {k} but the table has {sessions} sessions: at least one must be fitted"
+        ));
+    }
+    Ok(k)
+}
+
+/// Mean `-log P(choice)` over every trial of the held-out sessions `test`: the fit, the theta
+/// = 0 network, the bias-only null of the fitted sessions (`train`), the reference rule.
+/// `Null` without held-out sessions.
+fn score_sessions(
+    cfg: &FitBehaviorConfig,
+    rule: &super::model::FitRule,
+    reference: Option<&synplast_kernels::reward::RewardTaylorRule<f64>>,
+    train: &[TrialData],
+    test: &[TrialData],
+    recs: &[RecordedChoices],
+) -> Result<Value, RunError> {
+    if test.is_empty() {
+        return Ok(Value::Null);
+    }
+    let net = network(cfg);
+    let (act, hidden) = (cfg.network.activation(), cfg.network.units());
+    let all = |f: &dyn Fn(&TrialData) -> Result<Vec<f64>, RunError>| -> Result<f64, RunError> {
+        let mut v = Vec::new();
+        for d in test {
+            v.extend(f(d)?);
+        }
+        Ok(mean_of(&v))
+    };
+    let fitted = all(&|d| trial_nlls(rule, &net, act, hidden, d))?;
+    let null = all(&|d| trial_nlls(&null_rule(), &net, act, hidden, d))?;
+    let (p_a, _) = bias_only(train);
+    let bias = all(&|d| {
+        Ok(d.chose_b
+            .iter()
+            .map(|&b| -(if b { 1.0 - p_a } else { p_a }).ln())
+            .collect())
+    })?;
+    let refd = match reference {
+        Some(r) => Some(all(&|d| trial_nlls(r, &net, act, hidden, d))?),
+        None => None,
+    };
+    let first = recs.len() - test.len();
+    Ok(json!({
+        "sessions": recs[first..].iter().map(|r| r.session.clone()).collect::<Vec<_>>(),
+        "trials": test.iter().map(TrialData::len).sum::<usize>(),
+        "nll": json_number(fitted),
+        "null_theta_zero_nll": json_number(null),
+        "null_bias_only_nll": json_number(bias),
+        "reference_nll": refd.map(json_number),
+        "percent_deviance_vs_theta_zero": json_number(percent_deviance(fitted, null)),
+        "percent_deviance_vs_bias_only": json_number(percent_deviance(fitted, bias)),
+    }))
+}
+
 /// Runs `fit_behavior` on a choice table into `dir`.
 pub fn run_choices(
     cfg: &FitBehaviorConfig,
@@ -54,11 +123,15 @@ pub fn run_choices(
     let master = Rng::new(seed);
     let recs = load_choices(ch).map_err(RunError::new)?;
     let cutoff = cutoff_of(cfg);
-    let data: Vec<TrialData> = recs
+    let all: Vec<TrialData> = recs
         .iter()
         .enumerate()
         .map(|(k, r)| trial_data(cfg, r, cutoff, &mut master.substream(k as u32 + 1)))
         .collect();
+    let held = held_out_sessions(cfg, recs.len(), &ch.file).map_err(RunError::new)?;
+    // The fit, its nulls, intervals and table use the first sessions; the held-out ones are
+    // scored apart, on every trial.
+    let (data, test) = all.split_at(all.len() - held);
     let progress = Progress::new(cfg.fit.epochs.get(), "epochs", dir.quiet());
     let store = dir.store();
     let fit = fit_trials(
@@ -80,6 +153,14 @@ pub fn run_choices(
         data.iter().map(rule).collect::<Result<Vec<_>, _>>()
     };
     let fitted = nll_of(&|d| trial_nlls(&fit.rule, &net, act, hidden, d))?;
+    let held_out = score_sessions(
+        cfg,
+        &fit.rule,
+        reference_rule(ch).as_ref(),
+        data,
+        test,
+        &recs,
+    )?;
     let null = nll_of(&|d| trial_nlls(&null_rule(), &net, act, hidden, d))?;
     let reference = reference_rule(ch);
     let refd = match &reference {
@@ -103,7 +184,7 @@ pub fn run_choices(
     let dw_corr = reference.as_ref().map(|r| {
         let mut a = Vec::new();
         let mut b = Vec::new();
-        for d in &data {
+        for d in data {
             for z in visited_inputs(&fit.rule, &net, act, hidden, d) {
                 a.push(fit.rule.dw(z[0], z[1], z[2], z[3]));
                 b.push(r.dw(z[0], z[1], z[2], z[3]));
@@ -220,6 +301,7 @@ pub fn run_choices(
         "coefficients": coefficients,
         "fisher_eigenvalues": fisher.eigenvalues,
         "bootstrap": boot.as_ref().map(|b| json!({"replicates": b.replicates, "failed": b.failed})),
+        "held_out_sessions": held_out,
     });
     dir.put_json("metrics.json", &metrics)?;
     store.remove_state(super::fit::FIT_STATE);
@@ -262,6 +344,18 @@ pub fn run_choices(
             "\nreference rule: held-out -log P(choice) {:.4}; correlation of the fitted dw with the reference's over the visited inputs {c:.3}",
             r.held_out
         ));
+    }
+    if let Some(nll) = held_out["nll"].as_f64() {
+        s.push_str(&format!(
+            "\nheld-out sessions {} ({} trials, none fitted): -log P(choice) {nll:.4} (theta = 0: {:.4}, bias only: {:.4})",
+            held_out["sessions"],
+            held_out["trials"],
+            held_out["null_theta_zero_nll"].as_f64().unwrap_or(f64::NAN),
+            held_out["null_bias_only_nll"].as_f64().unwrap_or(f64::NAN),
+        ));
+        if let Some(r) = held_out["reference_nll"].as_f64() {
+            s.push_str(&format!(", reference rule {r:.4}"));
+        }
     }
     Ok(s)
 }

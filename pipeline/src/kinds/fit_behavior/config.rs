@@ -25,6 +25,10 @@ pub struct BehaviorEvaluation {
     /// replacement and report the 2.5 and 97.5 percentiles of every coefficient; default 0, off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bootstrap: Option<u32>,
+    /// Choice data (`data: choices`): leave the last `held_out_sessions` sessions out of the fit
+    /// (and the bootstrap) and score every one of their trials; default 0, none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_out_sessions: Option<u32>,
 }
 
 /// One variant of a trial-level fly run: its name and the sections it replaces whole.
@@ -446,6 +450,17 @@ fn validate_sections(c: &FitBehaviorConfig) -> Result<(), (String, String)> {
     }
     if c.fit.epochs.0 > 1_000_000 {
         return bad("fit.epochs", "must be at most 1000000");
+    }
+    let held = c
+        .evaluation
+        .as_ref()
+        .and_then(|e| e.held_out_sessions)
+        .unwrap_or(0);
+    if held > 0 && !matches!(c.data, BehaviorData::Choices(_)) {
+        return bad(
+            "evaluation.held_out_sessions",
+            "held-out sessions are for choice data with several sessions (data: choices)",
+        );
     }
     let bootstrap = c.evaluation.as_ref().and_then(|e| e.bootstrap).unwrap_or(0);
     if bootstrap > 0 && !matches!(c.data, BehaviorData::Choices(_)) {

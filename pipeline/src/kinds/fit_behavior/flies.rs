@@ -152,7 +152,10 @@ pub fn load_flies(f: &FliesConfig) -> Result<Vec<(u32, FlyChoices)>, String> {
 pub fn check_data(cfg: &FitBehaviorConfig) -> Result<(), String> {
     match &cfg.data {
         BehaviorData::Flies(f) => load_flies(f).map(|_| ()),
-        BehaviorData::Choices(c) => super::choices::load_choices(c).map(|_| ()),
+        BehaviorData::Choices(c) => {
+            let recs = super::choices::load_choices(c)?;
+            super::choices_run::held_out_sessions(cfg, recs.len(), &c.file).map(|_| ())
+        }
         BehaviorData::Simulated(_) => Ok(()),
     }
 }
