@@ -137,7 +137,7 @@ pub fn run_choices(
     let fit = fit_trials(
         cfg,
         start_rule(cfg, &master),
-        &data,
+        data,
         Some(&progress),
         Some(&store),
     );
@@ -167,14 +167,10 @@ pub fn run_choices(
         Some(r) => Some(nll_of(&|d| trial_nlls(r, &net, act, hidden, d))?),
         None => None,
     };
-    let (p_bias, bias) = bias_only(&data);
+    let (p_bias, bias) = bias_only(data);
     let n_fit: usize = data.iter().map(|d| d.n_fit).sum();
-    let (sf, sn, sb) = (
-        split(&fitted, &data),
-        split(&null, &data),
-        split(&bias, &data),
-    );
-    let sr = refd.as_ref().map(|r| split(r, &data));
+    let (sf, sn, sb) = (split(&fitted, data), split(&null, data), split(&bias, data));
+    let sr = refd.as_ref().map(|r| split(r, data));
     let k = fit.rule.mask().iter().filter(|m| **m).count() as f64;
     let nll_total_in = sf.held_in * n_fit as f64;
     let aic = 2.0 * k + 2.0 * nll_total_in;
@@ -233,7 +229,7 @@ pub fn run_choices(
     dir.put("sessions.csv", &csv_bytes(&header, &rows))?;
     let mut params = vec![0.0; fit.rule.n_params()];
     fit.rule.read_params(&mut params);
-    let fisher = fisher_errors(cfg, &fit.rule, &data);
+    let fisher = fisher_errors(cfg, &fit.rule, data);
     let n_boot = cfg
         .evaluation
         .as_ref()
@@ -243,7 +239,7 @@ pub fn run_choices(
         Some(bootstrap_sessions(
             cfg,
             &start_rule(cfg, &master),
-            &data,
+            data,
             n_boot,
             &master.substream(BOOTSTRAP_STREAM),
         )?)
