@@ -39,7 +39,7 @@ fn case() -> impl Strategy<Value = Case> {
             proptest::collection::vec(-0.5f64..0.5, n_out),
         )
             .prop_map(move |(mut theta, w0, x, y, gain, offset)| {
-                theta[10] += 1.0; // x*y
+                theta[12] += 1.0; // x*y
                 theta[7] -= 1.0; // y^2*w
                 Case {
                     shape,

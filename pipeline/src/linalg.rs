@@ -37,11 +37,18 @@ pub fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<Vec<f64>>) {
 /// The pseudo-inverse of the symmetric `n x n` row-major matrix `a`: eigenvalues at most
 /// `rel` times the largest (or not positive) are dropped.
 pub fn pinv_sym(a: &[f64], n: usize, rel: f64) -> Vec<f64> {
+    pinv_sym_rank(a, n, rel).0
+}
+
+/// [`pinv_sym`] and the number of eigenvalues it kept (the numerical rank).
+pub fn pinv_sym_rank(a: &[f64], n: usize, rel: f64) -> (Vec<f64>, usize) {
     let (values, vectors) = symmetric_eigen(a, n);
     let top = values.first().copied().unwrap_or(0.0);
     let mut out = vec![0.0; n * n];
+    let mut rank = 0;
     for (l, v) in values.iter().zip(&vectors) {
         if *l > 0.0 && *l > rel * top {
+            rank += 1;
             for i in 0..n {
                 let vi = v[i] / l;
                 for j in 0..n {
@@ -50,7 +57,7 @@ pub fn pinv_sym(a: &[f64], n: usize, rel: f64) -> Vec<f64> {
             }
         }
     }
-    out
+    (out, rank)
 }
 
 /// Solves `a x = b` for a symmetric positive definite row-major `n x n` matrix by Cholesky

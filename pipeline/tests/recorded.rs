@@ -276,6 +276,127 @@ fn every_bad_data_file_exits_2_naming_file_and_problem() {
     }
 }
 
+/// A float64 `.npy` file.
+fn write_npy(path: &Path, shape: &[usize], data: &[f64]) {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let mut head = format!(
+        "{{'descr': '<f8', 'fortran_order': False, 'shape': ({},), }}",
+        dims.join(", ")
+    );
+    while (10 + head.len() + 1) % 64 != 0 {
+        head.push(' ');
+    }
+    head.push('\n');
+    let mut b = b"\x93NUMPY\x01\x00".to_vec();
+    b.extend((head.len() as u16).to_le_bytes());
+    b.extend(head.as_bytes());
+    for v in data {
+        b.extend(v.to_le_bytes());
+    }
+    std::fs::write(path, b).unwrap();
+}
+
+/// The first `sessions` sessions of the shipped archive as `.npy` files in `d`, with `edit`
+/// applied to `y` (`[sessions, T, n_out]`, flat).
+fn npy_subset(d: &Path, sessions: usize, edit: impl Fn(usize, usize, usize, &mut f64)) {
+    let npz = root().join("examples/recordings_oja.npz");
+    let (t, n_in, n_out) = (200, 10, 8);
+    let x = npy_f64(&npz_member(&npz, "x"));
+    let mut y = npy_f64(&npz_member(&npz, "y"));
+    let w0 = npy_f64(&npz_member(&npz, "w0"));
+    for s in 0..sessions {
+        for step in 0..t {
+            for i in 0..n_out {
+                edit(s, step, i, &mut y[(s * t + step) * n_out + i]);
+            }
+        }
+    }
+    write_npy(
+        &d.join("x.npy"),
+        &[sessions, t, n_in],
+        &x[..sessions * t * n_in],
+    );
+    write_npy(
+        &d.join("y.npy"),
+        &[sessions, t, n_out],
+        &y[..sessions * t * n_out],
+    );
+    write_npy(
+        &d.join("w0.npy"),
+        &[sessions, n_out, n_in],
+        &w0[..sessions * n_out * n_in],
+    );
+}
+
+fn npy_config(d: &Path, extra: &str) -> PathBuf {
+    let cfg = d.join("c.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "name: n\nkind: fit_rate\nseed: 1\nstudent: {{init_std: 0.0}}\ndata:\n  recorded:\n    x: {}\n    y: {}\n    w0: {}\n{extra}fit: {{epochs: 100, lr: 0.01, refine_iterations: 20}}\nevaluation: {{cutoff: 0.5}}\n",
+            d.join("x.npy").display(),
+            d.join("y.npy").display(),
+            d.join("w0.npy").display()
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+/// `ignore_w0` applies to `.npy` input too; a neuron never observed gets no readout and its
+/// parameters do not count as determined; fitted steps with nothing observed are exit 2.
+#[test]
+fn edge_cases_of_recorded_data() {
+    let d = tmp("recorded_edges");
+    // Neuron 3 never observed, in any session.
+    npy_subset(&d, 3, |_, _, i, v| {
+        if i == 3 {
+            *v = f64::NAN
+        }
+    });
+    let cfg = npy_config(&d, "    ignore_w0: true\nobservation: {offset: fit}\n");
+    let o = bin()
+        .args(["run", cfg.to_str().unwrap(), "--quiet", "--out"])
+        .arg(d.join("a"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("a/metrics.json")).unwrap()).unwrap();
+    assert_eq!(m["data"]["w0"], "ignored, fitted", "{m}");
+    assert!(d.join("a/w0_fitted.npy").exists());
+    assert_eq!(m["readout"]["unobserved_neurons"], serde_json::json!([3]));
+    assert!(m["readout"]["offset"][3].is_null(), "{m}");
+    let (fitted, determined) = (
+        m["parameters_fitted"].as_u64().unwrap(),
+        m["parameters_determined"].as_u64().unwrap(),
+    );
+    // 3 sessions x 10 weights + 1 offset of neuron 3 determine nothing.
+    assert!(
+        determined + 31 <= fitted,
+        "{fitted} fitted, {determined} determined"
+    );
+    // Nothing observed before the cutoff (steps 0 to 99 of 200).
+    npy_subset(&d, 2, |_, step, _, v| {
+        if step < 100 {
+            *v = f64::NAN
+        }
+    });
+    let cfg = npy_config(&d, "");
+    let o = bin()
+        .args(["run", cfg.to_str().unwrap(), "--out"])
+        .arg(d.join("b"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no observed sample (all NaN) in the fitted steps"),
+        "{err}"
+    );
+    assert!(!d.join("b").exists());
+}
+
 /// The bytes of member `name.npy` of an `.npz` archive.
 fn npz_member(path: &Path, name: &str) -> Vec<u8> {
     let f = std::fs::File::open(path).unwrap();

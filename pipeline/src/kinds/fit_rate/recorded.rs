@@ -88,8 +88,8 @@ pub fn load(r: &RecordedConfig) -> Result<Recordings, String> {
                 parse_npy(&read(p, "recording")?).map_err(|e| format!("{p}: {e}"))
             };
             let w0 = match &r.w0 {
-                Some(p) => Some(one(p).map_err(|e| format!("w0: {e}"))?),
-                None => None,
+                Some(p) if !r.ignore_w0 => Some(one(p).map_err(|e| format!("w0: {e}"))?),
+                _ => None,
             };
             (format!("{xf} and {yf}"), one(xf)?, one(yf)?, w0)
         }
@@ -152,8 +152,12 @@ pub fn check(
             "{n_in} x {n_out} synapses; at most {MAX_SYNAPSES} are supported"
         ));
     }
-    if (x.data.len() + y.data.len()) as u64 > MAX_DATA_VALUES {
-        return fail(format!("at most {MAX_DATA_VALUES} values are supported"));
+    // x, y, and the initial weights (given, or fitted: then Adam keeps three copies).
+    let w0_values = 4 * (sessions * n_in * n_out) as u64;
+    if (x.data.len() + y.data.len()) as u64 + w0_values > MAX_DATA_VALUES {
+        return fail(format!(
+            "x, y and the initial weights of {sessions} sessions would hold more than {MAX_DATA_VALUES} values"
+        ));
     }
     if let Some(k) = x.data.iter().position(|v| !v.is_finite()) {
         let (s, t, j) = (k / (steps * n_in), (k / n_in) % steps, k % n_in);
@@ -426,6 +430,13 @@ impl Problem<'_> {
 
     /// Mean squared error over the fitted steps (one forward pass per session).
     pub fn mean_error(&self, p: &[f64]) -> Result<f64, KernelError> {
+        let (sse, n) = self.sse(p)?;
+        Ok(sse / n.max(1) as f64)
+    }
+
+    /// Sum of squared errors and observed samples over the fitted steps (one forward pass
+    /// per session, sessions and steps in order).
+    pub fn sse(&self, p: &[f64]) -> Result<(f64, usize), KernelError> {
         let shape = self.shape(self.fit_steps);
         let mut scratch = vec![0.0; self.layout.n_syn + self.data.n_out];
         let (mut sse, mut n) = (0.0, 0usize);
@@ -447,7 +458,7 @@ impl Problem<'_> {
             sse += e;
             n += m;
         }
-        Ok(sse / n.max(1) as f64)
+        Ok((sse, n))
     }
 }
 
@@ -590,7 +601,7 @@ pub fn fit(
         let _ = st.opt.undo(&mut st.params);
     }
     let refine = cfg.fit.refine_iterations as usize;
-    if refine > 0 && !st.lm_finished {
+    if refine > 0 && !st.lm_finished && st.lm_done < refine {
         refine_lm(pb, refine, &mut st, ctl)?;
     }
     Ok(st)
@@ -611,19 +622,24 @@ fn refine_lm(
         pb.gradient(p)
             .map_err(|e| kernel_err("gradient at an accepted step", e))
     };
-    let (mut sse, _, mut g) = at(&st.params)?;
+    let (_, n_obs, mut g) = at(&st.params)?;
     let mut rm = row_matrices(pb, &st.params)?;
-    let n = pb.mean_error(&st.params).map(|e| sse / e).unwrap_or(1.0);
+    let n = n_obs.max(1) as f64;
+    // Candidates are compared on the forward pass's sum, the same arithmetic for each.
+    let mut sse = pb
+        .sse(&st.params)
+        .map_err(|e| kernel_err("error at the start of the refinement", e))?
+        .0;
     while st.lm_done < iterations {
         let mut accepted = None;
         for _ in 0..30 {
-            let red = reduce(pb, &rm, Some(&g), st.lm_mu);
+            let red = reduce(pb, &rm, Some(&g), st.lm_mu)?;
             if let Some(d) = lm_step(pb, &red, st.lm_mu) {
                 let cand: Vec<f64> = st.params.iter().zip(&d).map(|(a, b)| a + b).collect();
                 // A candidate that blows up counts as a worse error.
-                if let Ok(e) = pb.mean_error(&cand) {
-                    if e * n < sse {
-                        accepted = Some(cand);
+                if let Ok((e, _)) = pb.sse(&cand) {
+                    if e < sse {
+                        accepted = Some((cand, e));
                         st.lm_mu = (st.lm_mu / 3.0).max(1e-12);
                         break;
                     }
@@ -636,9 +652,9 @@ fn refine_lm(
             (ctl.save)(st, false)?;
             break;
         };
-        st.params = next;
         let previous = sse;
-        (sse, _, g) = at(&st.params)?;
+        (st.params, sse) = next;
+        (_, _, g) = at(&st.params)?;
         rm = row_matrices(pb, &st.params)?;
         st.theta_history.push(st.params[..TAYLOR_TERMS].to_vec());
         st.loss_history.push(sse / n);

@@ -20,6 +20,8 @@ use serde_json::{json, Value};
 use synplast_kernels::taylor::{TAYLOR_TERMS, TERM_LABELS};
 
 const STATE: &str = "fit";
+/// Most values the Levenberg-Marquardt refinement may hold (2 GB).
+const LM_MAX_VALUES: u64 = 250_000_000;
 const BOOT: &str = "bootstrap";
 
 /// The problem over the sessions `sessions` of the data.
@@ -56,11 +58,39 @@ pub fn held_out_count(cfg: &FitRateConfig, data: &Recordings) -> Result<usize, S
         ));
     }
     let cutoff = cfg.evaluation.cutoff.map_or(1.0, |c| c.0);
-    if k > 0 && data.w0.is_none() && fit_steps(data.steps, cutoff) >= data.steps {
+    let t_fit = fit_steps(data.steps, cutoff);
+    if k > 0 && data.w0.is_none() && t_fit >= data.steps {
         return Err(format!(
             "{}: held-out sessions without w0 need evaluation.cutoff < 1: their initial weights are fitted on the steps before the cutoff, and scored after it",
             data.source
         ));
+    }
+    let observed = |s: usize| data.y_of(s, t_fit).iter().filter(|v| !v.is_nan()).count();
+    let n_fit = data.sessions - k;
+    if (0..n_fit).map(observed).sum::<usize>() == 0 {
+        return Err(format!(
+            "{}: no observed sample (all NaN) in the fitted steps (the first {t_fit} of each fitted session): nothing to fit; raise evaluation.cutoff",
+            data.source
+        ));
+    }
+    let lm = super::uncertainty::lm_matrix_values(data.n_out, n_fit, data.n_in);
+    if cfg.fit.refine_iterations > 0 && lm > LM_MAX_VALUES {
+        return Err(format!(
+            "{}: Levenberg-Marquardt would hold {:.1} GB of Gauss-Newton blocks ({} neurons x {n_fit} sessions x ({} + 29)^2 values); at most {:.1} GB: set fit.refine_iterations: 0 (Adam only)",
+            data.source,
+            lm as f64 * 8e-9,
+            data.n_out,
+            data.n_in,
+            LM_MAX_VALUES as f64 * 8e-9
+        ));
+    }
+    if data.w0.is_none() {
+        if let Some(s) = (n_fit..data.sessions).find(|&s| observed(s) == 0) {
+            return Err(format!(
+                "{}: held-out session {s} has no observed sample before the cutoff, so its unknown initial weights cannot be fitted",
+                data.source
+            ));
+        }
     }
     Ok(k)
 }
@@ -171,6 +201,9 @@ pub fn run(cfg: &FitRateConfig, dir: &RunDir) -> Result<String, RunError> {
             stop: &stop,
         },
     )?;
+    // The finished fit is kept (unthrottled) until the run ends, so a run stopped in the
+    // bootstrap does not fit again.
+    store.save_state(STATE, &st)?;
     let p = st.params.clone();
     let (scores, traces) = score(&pb, &p)?;
     // The static null: the same network without plasticity (theta = 0), its initial weights
@@ -182,40 +215,52 @@ pub fn run(cfg: &FitRateConfig, dir: &RunDir) -> Result<String, RunError> {
     let quiet_epoch = |_: f64| {};
     let mut zero_start = initial_params(cfg, &static_pb, seed);
     zero_start[..TAYLOR_TERMS].iter_mut().for_each(|v| *v = 0.0);
-    let static_fit = fit(
-        cfg,
-        &static_pb,
-        zero_start,
-        None,
-        &mut Control {
-            on_epoch: &quiet_epoch,
-            save: &mut no_save,
-            stop: &stop,
-        },
-    )?;
-    let (static_scores, _) = score(&static_pb, &static_fit.params)?;
+    // With w0 given and the readout fixed there is nothing to fit.
+    let static_fits = static_pb.layout.mask(&static_pb.trainable).contains(&true);
+    let static_params = if static_fits {
+        fit(
+            cfg,
+            &static_pb,
+            zero_start,
+            None,
+            &mut Control {
+                on_epoch: &quiet_epoch,
+                save: &mut no_save,
+                stop: &stop,
+            },
+        )?
+        .params
+    } else {
+        zero_start
+    };
+    let (static_scores, _) = score(&static_pb, &static_params)?;
     let held_out = score_held_out(cfg, &data, &pb, &p, n_fit, &stop)?;
     let mask = pb.layout.mask(&pb.trainable);
     let n_fitted = mask.iter().filter(|m| **m).count();
-    let unc = uncertainty(&pb, &p, n_fitted)?;
+    let unc = uncertainty(&pb, &p)?;
 
     // Bootstrap: refits on sessions drawn with replacement, each a record (a resumed run
     // keeps the finished ones).
     let mut boot_theta: Vec<Vec<f64>> = Vec::new();
+    let mut boot_failed = 0usize;
     if boot > 0 {
         store.record_folder(BOOT)?;
         let master = Rng::new(seed).substream(5);
         for b in 0..boot {
             let key = format!("replicate-{b}");
-            if let Some(t) = store.record::<Vec<f64>>(BOOT, &key)? {
+            // A record of `None` is a replicate whose refit diverged.
+            if let Some(t) = store.record::<Option<Vec<f64>>>(BOOT, &key)? {
                 progress.tick(per_fit, None);
-                boot_theta.push(t);
+                match t {
+                    Some(t) => boot_theta.push(t),
+                    None => boot_failed += 1,
+                }
                 continue;
             }
             let mut rng = master.substream(b as u32);
             let draw: Vec<usize> = (0..n_fit).map(|_| rng.below(n_fit)).collect();
             let bp = problem(cfg, &data, draw);
-            let st = fit(
+            let refit = fit(
                 cfg,
                 &bp,
                 initial_params(cfg, &bp, seed),
@@ -225,10 +270,20 @@ pub fn run(cfg: &FitRateConfig, dir: &RunDir) -> Result<String, RunError> {
                     save: &mut no_save,
                     stop: &stop,
                 },
-            )?;
-            let t = st.params[..TAYLOR_TERMS].to_vec();
+            );
+            let t = match refit {
+                Ok(st) => Some(st.params[..TAYLOR_TERMS].to_vec()),
+                Err(e) if stop() => return Err(e),
+                Err(e) => {
+                    eprintln!("synplast: bootstrap replicate {b} left out: {e}");
+                    None
+                }
+            };
             store.save_record(BOOT, &key, &t)?;
-            boot_theta.push(t);
+            match t {
+                Some(t) => boot_theta.push(t),
+                None => boot_failed += 1,
+            }
         }
     }
     progress.finish();
@@ -244,7 +299,7 @@ pub fn run(cfg: &FitRateConfig, dir: &RunDir) -> Result<String, RunError> {
             continue;
         }
         let se = unc.stderr[k];
-        if boot > 0 && se.is_some() {
+        if !boot_theta.is_empty() && se.is_some() {
             boot_intervals[k] = Some(interval(boot_theta.iter().map(|t| t[k]).collect()));
         }
         let bi = boot_intervals[k];
@@ -279,8 +334,26 @@ pub fn run(cfg: &FitRateConfig, dir: &RunDir) -> Result<String, RunError> {
             .fold(0.0, f64::max)
     });
     let l = &pb.layout;
-    let gain = &p[Layout::GAIN..l.offset()];
-    let offset = &p[l.offset()..l.w0(0)];
+    // A neuron never observed in the fitted steps has no fitted readout: NaN (null in JSON).
+    let seen: Vec<bool> = (0..data.n_out)
+        .map(|i| {
+            pb.sessions.iter().any(|&s| {
+                data.y_of(s, pb.fit_steps)
+                    .iter()
+                    .skip(i)
+                    .step_by(data.n_out)
+                    .any(|v| !v.is_nan())
+            })
+        })
+        .collect();
+    let shown = |v: &[f64], fitted: bool| -> Vec<f64> {
+        v.iter()
+            .zip(&seen)
+            .map(|(&x, &ok)| if ok || !fitted { x } else { f64::NAN })
+            .collect()
+    };
+    let gain = shown(&p[Layout::GAIN..l.offset()], l.gain_fitted);
+    let offset = shown(&p[l.offset()..l.w0(0)], l.offset_fitted);
     let metrics = json!({
         "experiment": cfg.name,
         "kind": "fit_rate",
@@ -310,13 +383,15 @@ pub fn run(cfg: &FitRateConfig, dir: &RunDir) -> Result<String, RunError> {
         "readout": {
             "gain_fitted": l.gain_fitted,
             "offset_fitted": l.offset_fitted,
-            "gain": gain,
-            "offset": offset,
+            "gain": gain.iter().map(|v| json_number(*v)).collect::<Vec<_>>(),
+            "offset": offset.iter().map(|v| json_number(*v)).collect::<Vec<_>>(),
+            "unobserved_neurons": (0..data.n_out).filter(|&i| !seen[i]).collect::<Vec<_>>(),
         },
         "residual_variance": json_number(unc.sigma2),
         "parameters_fitted": n_fitted,
+        "parameters_determined": unc.determined,
         "rejected_steps": st.opt.undone,
-        "bootstrap": boot,
+        "bootstrap": {"replicates": boot, "failed": boot_failed},
         "identifiability": serde_json::to_value(&unc.identifiability).unwrap_or(Value::Null),
     });
 
@@ -390,8 +465,14 @@ pub fn run(cfg: &FitRateConfig, dir: &RunDir) -> Result<String, RunError> {
         &boot_intervals,
     );
     text.push_str(&format!(
-        "static network (theta = 0; W0 and readout fitted alike): held out MSE {:.3e}, R^2 {:.5}\n",
-        static_scores.mse_held_out, static_scores.r2_held_out
+        "static network (theta = 0{}): held out MSE {:.3e}, R^2 {:.5}\n",
+        if static_fits {
+            "; W0 and readout fitted alike"
+        } else {
+            "; the given w0 and readout"
+        },
+        static_scores.mse_held_out,
+        static_scores.r2_held_out
     ));
     if let (Some(r2), Some(steps)) = (held_out["r2"].as_f64(), held_out["steps_scored"].as_str()) {
         text.push_str(&format!(

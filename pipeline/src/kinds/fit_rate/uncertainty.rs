@@ -12,12 +12,13 @@
 //! gain and offset, leaving the Schur complement in theta; back-substitution gives the rest.
 //! With `mu = 0` and no right-hand side the Schur complement is the profiled curvature
 //! `H_tt - H_tl H_ll^+ H_lt` used for the identifiability report and the standard errors
-//! `sqrt(sigma^2 diag(H_eff^+))`, `sigma^2 = SSE / (N - fitted parameters)`.
+//! `sqrt(sigma^2 diag(H_eff^+))`, `sigma^2 = SSE / (N - p)`, `p` the parameters the data
+//! determine (the numerical ranks of the eliminated blocks and of `H_eff`).
 
 use super::recorded::{Layout, Problem};
 use crate::error::{kernel_error as kernel_err, RunError};
 use crate::fit::identify::{spectrum_report, standard_errors, Identifiability};
-use crate::linalg::{pinv_sym, solve_spd};
+use crate::linalg::{pinv_sym_rank, solve_spd};
 use synplast_kernels::recorded::{row_gauss_newton, row_gauss_newton_scratch_len, Recording};
 use synplast_kernels::taylor::{TAYLOR_TERMS, TERM_LABELS};
 
@@ -27,6 +28,8 @@ const LOCAL_RCOND: f64 = 1e-12;
 /// One eliminated block: `x_e = E^+ (e_rhs - C x_keep)`.
 struct Eliminated {
     e_inv: Vec<f64>,
+    /// Numerical rank of the eliminated block (the parameters the data determine in it).
+    rank: usize,
     c: Vec<f64>,
     e_rhs: Vec<f64>,
     r: usize,
@@ -57,7 +60,9 @@ fn eliminate(
     e_rhs: Vec<f64>,
     r: usize,
 ) -> Eliminated {
-    let e_inv = pinv_sym(e, r, LOCAL_RCOND);
+    // A direction of `e` below the cut is dropped: its parameters do not move, and their
+    // coupling to the kept ones is not subtracted (only directions at rounding level).
+    let (e_inv, rank) = pinv_sym_rank(e, r, LOCAL_RCOND);
     // g = e^+ c (r x a), h = e^+ e_rhs (r)
     let mut g = vec![0.0; r * a];
     let mut h = vec![0.0; r];
@@ -80,6 +85,7 @@ fn eliminate(
     }
     Eliminated {
         e_inv,
+        rank,
         c,
         e_rhs,
         r,
@@ -95,6 +101,9 @@ pub struct Reduced {
     pub diag: Vec<f64>,
     /// Right-hand side in the trainable coefficients.
     pub rhs: Vec<f64>,
+    /// Numerical rank of every eliminated local block, summed: the local parameters the data
+    /// determine.
+    pub local_rank: usize,
     per_neuron: Vec<(Eliminated, Vec<Eliminated>)>,
 }
 
@@ -102,9 +111,9 @@ pub struct Reduced {
 /// each `(27 + n_in + 2)^2`, from [`row_gauss_newton`]).
 pub struct RowMatrices(Vec<Vec<Vec<f64>>>);
 
-/// Computes the [`RowMatrices`] at `p` (the expensive part: one forward-sensitivity pass per
-/// neuron and session, neurons in parallel).
-pub fn row_matrices(pb: &Problem<'_>, p: &[f64]) -> Result<RowMatrices, RunError> {
+/// Neuron `i`'s Gauss-Newton matrix over each session of the fit at `p` (one
+/// forward-sensitivity pass per session).
+fn neuron_matrices(pb: &Problem<'_>, p: &[f64], i: usize) -> Result<Vec<Vec<f64>>, RunError> {
     let n_in = pb.data.n_in;
     let big = TAYLOR_TERMS + n_in + 2;
     let len = row_gauss_newton_scratch_len(n_in, TAYLOR_TERMS)
@@ -112,45 +121,76 @@ pub fn row_matrices(pb: &Problem<'_>, p: &[f64]) -> Result<RowMatrices, RunError
     let rule = pb.rule(p);
     let readout = pb.readout(p);
     let shape = pb.shape(pb.fit_steps);
-    let rows: Vec<usize> = (0..pb.data.n_out).collect();
-    let per = crate::parallel::map(&rows, |&i| -> Result<Vec<Vec<f64>>, RunError> {
-        let mut scratch = vec![0.0; len];
-        (0..pb.sessions.len())
-            .map(|k| {
-                let s = pb.sessions[k];
-                let rec = Recording {
-                    x: pb.data.x_of(s, pb.fit_steps),
-                    y_obs: pb.data.y_of(s, pb.fit_steps),
-                };
-                let mut jtj = vec![0.0; big * big];
-                row_gauss_newton(
-                    &rule,
-                    pb.eta,
-                    shape,
-                    i,
-                    pb.w0(p, k),
-                    &rec,
-                    &readout,
-                    &mut scratch,
-                    &mut jtj,
+    let mut scratch = vec![0.0; len];
+    (0..pb.sessions.len())
+        .map(|k| {
+            let s = pb.sessions[k];
+            let rec = Recording {
+                x: pb.data.x_of(s, pb.fit_steps),
+                y_obs: pb.data.y_of(s, pb.fit_steps),
+            };
+            let mut jtj = vec![0.0; big * big];
+            row_gauss_newton(
+                &rule,
+                pb.eta,
+                shape,
+                i,
+                pb.w0(p, k),
+                &rec,
+                &readout,
+                &mut scratch,
+                &mut jtj,
+            )
+            .map_err(|e| {
+                kernel_err(
+                    &format!("Gauss-Newton matrix of neuron {i}, session {s}"),
+                    e,
                 )
-                .map_err(|e| {
-                    kernel_err(
-                        &format!("Gauss-Newton matrix of neuron {i}, session {s}"),
-                        e,
-                    )
-                })?;
-                Ok(jtj)
-            })
-            .collect()
-    });
+            })?;
+            Ok(jtj)
+        })
+        .collect()
+}
+
+/// Computes the [`RowMatrices`] at `p` (the expensive part: one forward-sensitivity pass per
+/// neuron and session, neurons in parallel). Held in memory for the Levenberg-Marquardt
+/// retries: `n_out * sessions * (27 + n_in + 2)^2` values ([`lm_matrix_values`]).
+pub fn row_matrices(pb: &Problem<'_>, p: &[f64]) -> Result<RowMatrices, RunError> {
+    let rows: Vec<usize> = (0..pb.data.n_out).collect();
+    let per = crate::parallel::map(&rows, |&i| neuron_matrices(pb, p, i));
     Ok(RowMatrices(per.into_iter().collect::<Result<_, _>>()?))
+}
+
+/// Values the Levenberg-Marquardt refinement keeps for `n_out` neurons, `sessions` sessions
+/// and `n_in` inputs.
+pub fn lm_matrix_values(n_out: usize, sessions: usize, n_in: usize) -> u64 {
+    let big = (TAYLOR_TERMS + n_in + 2) as u64;
+    n_out as u64 * sessions as u64 * big * big
 }
 
 /// The Gauss-Newton system of the row matrices, reduced to the trainable coefficients, with
 /// local blocks damped by `mu` times their diagonal and right-hand side `-grad / 2` (`grad`
 /// the gradient of the SSE; zero when `None`).
-pub fn reduce(pb: &Problem<'_>, rm: &RowMatrices, grad: Option<&[f64]>, mu: f64) -> Reduced {
+pub fn reduce(
+    pb: &Problem<'_>,
+    rm: &RowMatrices,
+    grad: Option<&[f64]>,
+    mu: f64,
+) -> Result<Reduced, RunError> {
+    let get = |i: usize| -> Result<std::borrow::Cow<'_, Vec<Vec<f64>>>, RunError> {
+        Ok(std::borrow::Cow::Borrowed(&rm.0[i]))
+    };
+    reduce_with(pb, &get, grad, mu)
+}
+
+/// [`reduce`] with the neurons' matrices from `get` (computed on demand by
+/// [`uncertainty`], so only the neurons in progress are held in memory).
+fn reduce_with<'m>(
+    pb: &Problem<'_>,
+    get: &(dyn Fn(usize) -> Result<std::borrow::Cow<'m, Vec<Vec<f64>>>, RunError> + Sync),
+    grad: Option<&[f64]>,
+    mu: f64,
+) -> Result<Reduced, RunError> {
     let (n_in, n_out) = (pb.data.n_in, pb.data.n_out);
     let l: &Layout = &pb.layout;
     let idx: Vec<usize> = (0..TAYLOR_TERMS).filter(|&k| pb.trainable[k]).collect();
@@ -158,7 +198,8 @@ pub fn reduce(pb: &Problem<'_>, rm: &RowMatrices, grad: Option<&[f64]>, mu: f64)
     let big = TAYLOR_TERMS + n_in + 2;
     let rhs_of = |full: usize| grad.map_or(0.0, |g| -0.5 * g[full]);
     let rows: Vec<usize> = (0..n_out).collect();
-    let per = crate::parallel::map(&rows, |&i| {
+    let per = crate::parallel::map(&rows, |&i| -> Result<_, RunError> {
+        let mats = get(i)?;
         // Kept columns of the row matrix: trainable theta, then the fitted gain and offset.
         let mut keep: Vec<usize> = idx.clone();
         let mut keep_full: Vec<Option<usize>> = vec![None; m];
@@ -175,7 +216,7 @@ pub fn reduce(pb: &Problem<'_>, rm: &RowMatrices, grad: Option<&[f64]>, mu: f64)
         let mut k_rhs: Vec<f64> = keep_full.iter().map(|f| f.map_or(0.0, rhs_of)).collect();
         let mut sessions = Vec::new();
         let mut undamped = vec![0.0; a];
-        for (k, jtj) in rm.0[i].iter().enumerate() {
+        for (k, jtj) in mats.iter().enumerate() {
             let mut kk = vec![0.0; a * a];
             for (x, &px) in keep.iter().enumerate() {
                 for (y, &py) in keep.iter().enumerate() {
@@ -221,14 +262,14 @@ pub fn reduce(pb: &Problem<'_>, rm: &RowMatrices, grad: Option<&[f64]>, mu: f64)
             }
         }
         let gb = eliminate(&mut theta, &mut theta_rhs, m, c, &e, k_rhs[m..].to_vec(), r);
-        (theta, theta_rhs, undamped[..m].to_vec(), gb, sessions)
+        Ok((theta, theta_rhs, undamped[..m].to_vec(), gb, sessions))
     });
     let mut h = vec![0.0; m * m];
     let mut rhs: Vec<f64> = idx.iter().map(|&k| rhs_of(k)).collect();
     let mut diag = vec![0.0; m];
     let mut per_neuron = Vec::new();
     for part in per {
-        let (t, tr, d, gb, sessions) = part;
+        let (t, tr, d, gb, sessions) = part?;
         h.iter_mut().zip(&t).for_each(|(a, b)| *a += b);
         rhs.iter_mut().zip(&tr).for_each(|(a, b)| *a += b);
         diag.iter_mut().zip(&d).for_each(|(a, b)| *a += b);
@@ -241,12 +282,19 @@ pub fn reduce(pb: &Problem<'_>, rm: &RowMatrices, grad: Option<&[f64]>, mu: f64)
             h[b * m + a] = v;
         }
     }
-    Reduced {
+    let local_rank = per_neuron
+        .iter()
+        .map(|(gb, ss): &(Eliminated, Vec<Eliminated>)| {
+            gb.rank + ss.iter().map(|e| e.rank).sum::<usize>()
+        })
+        .sum();
+    Ok(Reduced {
         h,
         diag,
         rhs,
+        local_rank,
         per_neuron,
-    }
+    })
 }
 
 /// A Levenberg-Marquardt step `d` (full parameter vector) from a reduced damped system, or
@@ -295,23 +343,38 @@ pub struct Uncertainty {
     pub identifiability: Identifiability,
     /// Standard error of each of the 27 coefficients (`None`: not trainable, or undetermined).
     pub stderr: Vec<Option<f64>>,
-    /// Residual variance used.
+    /// Residual variance used (NaN when the samples do not exceed the determined parameters:
+    /// then no standard error is meaningful).
     pub sigma2: f64,
+    /// Parameters the data determine (numerical ranks of the local blocks and of the profiled
+    /// theta block).
+    pub determined: usize,
 }
 
 /// The profiled Gauss-Newton matrix of the trainable coefficients, standard errors and the
 /// identifiability report, at the parameters `p` of a fit (over its fitted steps).
-pub fn uncertainty(
-    pb: &Problem<'_>,
-    p: &[f64],
-    n_params_fitted: usize,
-) -> Result<Uncertainty, RunError> {
+pub fn uncertainty(pb: &Problem<'_>, p: &[f64]) -> Result<Uncertainty, RunError> {
     let idx: Vec<usize> = (0..TAYLOR_TERMS).filter(|&k| pb.trainable[k]).collect();
     let m = idx.len();
-    let h = reduce(pb, &row_matrices(pb, p)?, None, 0.0).h;
+    let get = |i: usize| neuron_matrices(pb, p, i).map(std::borrow::Cow::Owned);
+    let red = reduce_with(pb, &get, None, 0.0)?;
+    let h = red.h;
     let (sse, n) = pb.error_between(p, 0, pb.fit_steps)?;
-    let dof = n.saturating_sub(n_params_fitted).max(1);
-    let sigma2 = sse / dof as f64;
+    // Degrees of freedom: the observed samples less the parameters the data determine (the
+    // ranks of the local blocks and of the profiled theta block), not the parameters nominally
+    // fitted (an unobserved neuron's weights and readout determine nothing).
+    let (values, _) = crate::linalg::symmetric_eigen(&h, m);
+    let top = values.first().copied().unwrap_or(0.0);
+    let theta_rank = values
+        .iter()
+        .filter(|&&l| top > 0.0 && l > top / crate::fit::identify::ILL_CONDITIONED)
+        .count();
+    let determined = red.local_rank + theta_rank;
+    let sigma2 = if n > determined {
+        sse / (n - determined) as f64
+    } else {
+        f64::NAN
+    };
     let mut full = vec![0.0; TAYLOR_TERMS * TAYLOR_TERMS];
     for (a, &i) in idx.iter().enumerate() {
         for (b, &j) in idx.iter().enumerate() {
@@ -327,7 +390,11 @@ pub fn uncertainty(
         1.0 / n.max(1) as f64,
         "recorded activity",
     );
-    let se = standard_errors(&h, m, sigma2);
+    let se = if sigma2.is_finite() {
+        standard_errors(&h, m, sigma2)
+    } else {
+        vec![None; m]
+    };
     let mut stderr = vec![None; TAYLOR_TERMS];
     for (a, &i) in idx.iter().enumerate() {
         stderr[i] = se[a];
@@ -336,5 +403,6 @@ pub fn uncertainty(
         identifiability,
         stderr,
         sigma2,
+        determined,
     })
 }
