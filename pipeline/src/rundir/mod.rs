@@ -64,6 +64,20 @@ pub struct RunOptions {
     pub command: Vec<String>,
     /// Continue the interrupted run in `out` from its checkpoints.
     pub resume: bool,
+    /// Leave the process's signal handlers alone (a host such as the Python interpreter owns
+    /// them): Ctrl-C, SIGTERM and SIGHUP then do not ask the run to stop.
+    pub keep_signal_handlers: bool,
+}
+
+/// How a [`run_outcome`] ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The process exit code (0 ok, 1 failed, 2 refused, 130 interrupted).
+    pub code: i32,
+    /// The run directory, unless the run was refused before one was chosen.
+    pub dir: Option<PathBuf>,
+    /// Why the run was refused (exit 2), failed (1) or stopped (130); what was printed.
+    pub error: Option<String>,
 }
 
 /// What a kind's run sees of its directory.
@@ -291,16 +305,29 @@ fn prepare_resume(job: &dyn Job, dir: &Path) -> Result<(lock::Lock, Value), Refu
 
 /// Runs a resolved job in its run directory; returns the process exit code.
 pub fn run(job: &dyn Job, opts: &RunOptions) -> i32 {
+    run_outcome(job, opts).code
+}
+
+/// Runs a resolved job in its run directory, as [`run`] (same messages on stdout and stderr);
+/// returns the exit code, the directory and the error.
+pub fn run_outcome(job: &dyn Job, opts: &RunOptions) -> Outcome {
     let started = now_secs();
     let clock = Instant::now();
-    crate::interrupt::install();
+    if !opts.keep_signal_handlers {
+        crate::interrupt::install();
+    }
+    let refused = |code: i32, dir: Option<PathBuf>, msg: String| {
+        eprintln!("synplast: {msg}");
+        Outcome {
+            code,
+            dir,
+            error: Some(msg),
+        }
+    };
     let dir = if opts.resume {
         match &opts.out {
             Some(d) => d.clone(),
-            None => {
-                eprintln!("synplast: --resume needs the run directory");
-                return 2;
-            }
+            None => return refused(2, None, "--resume needs the run directory".into()),
         }
     } else {
         target(job, opts, started)
@@ -323,10 +350,7 @@ pub fn run(job: &dyn Job, opts: &RunOptions) -> i32 {
     };
     let (lock, mut meta) = match prepared {
         Ok(v) => v,
-        Err((code, msg)) => {
-            eprintln!("synplast: {msg}");
-            return code;
-        }
+        Err((code, msg)) => return refused(code, Some(dir), msg),
     };
     if opts.resume {
         meta["status"] = json!("running");
@@ -351,6 +375,7 @@ pub fn run(job: &dyn Job, opts: &RunOptions) -> i32 {
     let result = first.and_then(|_| job.run(&rd));
     meta["ended_utc"] = json!(utc_string(now_secs()));
     meta["timings"] = json!({ "total_seconds": clock.elapsed().as_secs_f64() });
+    let mut error = result.as_ref().err().map(|e| e.message.clone());
     let code = match &result {
         Ok(summary) => {
             meta["status"] = json!("ok");
@@ -380,9 +405,14 @@ pub fn run(job: &dyn Job, opts: &RunOptions) -> i32 {
         Ok(()) => code,
         Err(e) => {
             eprintln!("synplast: {e}");
+            error = Some(e.message);
             1
         }
     };
     drop(lock);
-    code
+    Outcome {
+        code,
+        dir: Some(dir),
+        error,
+    }
 }

@@ -158,6 +158,60 @@ fn interval(v: Vec<f64>) -> (f64, f64) {
     (percentile(&v, 0.025), percentile(&v, 0.975))
 }
 
+/// A fit of recorded arrays without a run directory (library use: the Python package).
+#[derive(Debug, Clone)]
+pub struct ArrayFit {
+    /// The 27 coefficients (flat index 9a+3b+c).
+    pub theta: Vec<f64>,
+    /// Standard error of each coefficient (`None`: not trainable, or not meaningful).
+    pub stderr: Vec<Option<f64>>,
+    /// The identifiability report of the trainable coefficients.
+    pub identifiability: crate::fit::identify::Identifiability,
+    /// Mean training error at the start of every Adam epoch, then after every accepted
+    /// Levenberg-Marquardt iteration.
+    pub loss_history: Vec<f64>,
+    /// Residual variance used for the standard errors (NaN when not meaningful).
+    pub residual_variance: f64,
+    /// Adam steps undone.
+    pub rejected_steps: usize,
+}
+
+/// Fits the rule of a recorded-data config to `data` (arrays already checked by
+/// [`super::recorded::check`]) as [`run`] does, without the held-out sessions, the static
+/// null, the bootstrap or any file: the fit from the config's seed, then the standard errors
+/// and the identifiability report at the fitted parameters. `stop` is polled between epochs.
+pub fn fit_arrays(
+    cfg: &FitRateConfig,
+    data: &Recordings,
+    on_epoch: &dyn Fn(f64),
+    stop: &dyn Fn() -> bool,
+) -> Result<ArrayFit, RunError> {
+    let n_fit = data.sessions - held_out_count(cfg, data).map_err(RunError::new)?;
+    let pb = problem(cfg, data, (0..n_fit).collect());
+    let seed = cfg.seed.unwrap_or(0);
+    let mut no_save = |_: &RecordedState, _: bool| Ok(());
+    let st = fit(
+        cfg,
+        &pb,
+        initial_params(cfg, &pb, seed),
+        None,
+        &mut Control {
+            on_epoch,
+            save: &mut no_save,
+            stop,
+        },
+    )?;
+    let unc = uncertainty(&pb, &st.params)?;
+    Ok(ArrayFit {
+        theta: st.params[..TAYLOR_TERMS].to_vec(),
+        stderr: unc.stderr,
+        identifiability: unc.identifiability,
+        loss_history: st.loss_history,
+        residual_variance: unc.sigma2,
+        rejected_steps: st.opt.undone,
+    })
+}
+
 /// Runs a recorded-data `fit_rate` experiment into `dir`.
 pub fn run(cfg: &FitRateConfig, dir: &RunDir) -> Result<String, RunError> {
     let RateData::Recorded(rc) = &cfg.data else {
