@@ -1,0 +1,186 @@
+"""The Python package against the pipeline: Oja's rule simulated here in numpy and recovered by
+`synplast.fit_rate`, `synplast.run` against the command line's bytes, and bad input raising
+with the command line's messages."""
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import synplast
+
+ROOT = Path(__file__).resolve().parents[3]
+OJA_XY, OJA_YYW = 12, 7  # flat index 9a+3b+c of x*y (a=1,b=1,c=0) and y^2*w (a=0,b=2,c=1)
+
+
+def simulate_oja(seed=3, sessions=8, steps=200, n_in=10, n_out=8, s=0.5, eta=1.0):
+    """A plastic rate layer under Oja's rule, in plain numpy (not synplast):
+    y_t = sigmoid(W_t x_t), W_{t+1} = W_t + eta (x_t y_t - y_t^2 W_t) elementwise."""
+    rng = np.random.default_rng(seed)
+    xs, ys, w0s = [], [], []
+    for _ in range(sessions):
+        w = rng.normal(0.0, 1.0 / (n_in + n_out), size=(n_out, n_in))
+        w0s.append(w.copy())
+        x = rng.normal(0.0, s, size=(steps, n_in))
+        y = np.empty((steps, n_out))
+        for t in range(steps):
+            yt = 1.0 / (1.0 + np.exp(-(w @ x[t])))
+            y[t] = yt
+            w = w + eta * (np.outer(yt, x[t]) - (yt**2)[:, None] * w)
+        xs.append(x)
+        ys.append(y)
+    return np.stack(xs), np.stack(ys), np.stack(w0s)
+
+
+def test_kinds_lists_fit_rate():
+    names = [n for n, _ in synplast.kinds()]
+    assert "fit_rate" in names
+    assert all(isinstance(a, str) and a for _, a in synplast.kinds())
+
+
+def test_version_is_the_workspace_version():
+    text = (ROOT / "Cargo.toml").read_text()
+    ws = text.split("[workspace.package]")[1]
+    version = ws.split('version = "')[1].split('"')[0]
+    assert synplast.__version__ == version
+
+
+def test_fit_rate_recovers_oja_simulated_in_numpy():
+    x, y, w0 = simulate_oja()
+    fit = synplast.fit_rate(x, y, w0, epochs=200, lr=0.01, refine_iterations=100)
+    target = np.zeros(27)
+    target[OJA_XY], target[OJA_YYW] = 1.0, -1.0
+    err = np.abs(fit.theta - target).max()
+    print(f"Oja recovery: max |theta - target| = {err:.2e}, x*y = {fit.term('x*y'):.6f}, "
+          f"y^2*w = {fit.term('y^2*w'):.6f}")
+    assert fit.theta.dtype == np.float64 and fit.theta.shape == (27,)
+    assert fit.terms[OJA_XY] == "x*y" and fit.terms[OJA_YYW] == "y^2*w"
+    assert err < 0.05
+    assert fit.stderr.shape == (27,)
+    assert fit.loss_history.ndim == 1 and fit.loss_history[-1] < fit.loss_history[0]
+    assert fit.identifiability["terms"] == fit.terms
+    assert "condition_number" in fit.identifiability
+
+
+def test_fit_rate_float32_and_trainable_subset():
+    x, y, w0 = simulate_oja(sessions=2, steps=50)
+    fit = synplast.fit_rate(x.astype(np.float32), y.astype(np.float32), w0,
+                            epochs=5, refine_iterations=0, trainable=["x*y", "y^2*w"])
+    others = [k for k in range(27) if k not in (OJA_XY, OJA_YYW)]
+    assert np.all(fit.theta[others] == 0.0)
+    assert np.all(np.isnan(fit.stderr[others]))
+    assert len(fit.identifiability["terms"]) == 2
+
+
+def test_fit_rate_is_deterministic():
+    x, y, w0 = simulate_oja(sessions=2, steps=40)
+    a = synplast.fit_rate(x, y, w0, epochs=10, refine_iterations=5)
+    b = synplast.fit_rate(x, y, w0, epochs=10, refine_iterations=5)
+    assert a.theta.tobytes() == b.theta.tobytes()
+
+
+def test_fit_rate_bad_arrays_raise_value_error_with_the_cli_message():
+    x, y, w0 = simulate_oja(sessions=2, steps=10)
+    with pytest.raises(ValueError, match=r"^x and y: `x` must have 3 dimensions \[sessions, T, n_in\], got shape \(2, 10\)$"):
+        synplast.fit_rate(np.ascontiguousarray(x[:, :, 0]), y)
+    with pytest.raises(synplast.ConfigError, match=r"^x: unsupported dtype <i8; write float64 or float32$"):
+        synplast.fit_rate(x.astype(np.int64), y)
+    bad = x.copy()
+    bad[1, 3, 2] = np.nan
+    with pytest.raises(ValueError, match=r"^x and y: `x` must be finite: x\[1, 3, 2\] = NaN \(a missing input cannot be skipped; drop or fill the step\)$"):
+        synplast.fit_rate(bad, y)
+    with pytest.raises(ValueError, match=r"^x: the array is not C-contiguous; pass numpy.ascontiguousarray\(x\)$"):
+        synplast.fit_rate(x[:, ::2, :], y)
+    with pytest.raises(ValueError, match=r"^x and y: `x` has 10 steps per session but `y` has 5"):
+        synplast.fit_rate(x, np.ascontiguousarray(y[:, :5]))
+    with pytest.raises(ValueError, match=r"^x and y: `w0` must have shape \[sessions, n_out, n_in\] = \(2, 8, 10\), got \(2, 10, 8\)$"):
+        synplast.fit_rate(x, y, np.ascontiguousarray(w0.transpose(0, 2, 1)))
+    allnan = y.copy()
+    allnan[0] = np.nan
+    with pytest.raises(ValueError, match=r"^x and y: session 0 of `y` has no observed sample \(all NaN\): remove it$"):
+        synplast.fit_rate(x, allnan)
+    with pytest.raises(ValueError, match=r"^x: expected a numpy array, got list$"):
+        synplast.fit_rate([[[0.0]]], y)
+
+
+def test_fit_rate_bad_options_raise_config_error():
+    x, y, w0 = simulate_oja(sessions=2, steps=10)
+    with pytest.raises(synplast.ConfigError, match=r"^<override `fit.epochs=0`>:1:1: fit.epochs: "):
+        synplast.fit_rate(x, y, w0, epochs=0)
+    with pytest.raises(synplast.ConfigError, match=r"student.trainable"):
+        synplast.fit_rate(x, y, w0, trainable=["x*q"])
+    with pytest.raises(synplast.ConfigError, match=r"evaluation.cutoff"):
+        synplast.fit_rate(x, y, w0, cutoff=1.5)
+
+
+def test_check_path_and_dict():
+    os.chdir(ROOT)
+    assert synplast.check("experiments/oja_recovery.yaml") == ("fit_rate", "oja_recovery")
+    with pytest.raises(synplast.ConfigError) as e:
+        synplast.check({"kind": "fit_rate", "name": "a"})
+    assert str(e.value) == "<dict>:3:3: student: missing field `student`"
+    with pytest.raises(synplast.ConfigError, match=r"^<dict>:\d+:\d+: kind: unknown experiment kind `nope`"):
+        synplast.check({"kind": "nope", "name": "a"})
+    with pytest.raises(synplast.ConfigError, match=r"^no/such.yaml"):
+        synplast.check("no/such.yaml")
+    with pytest.raises(TypeError):
+        synplast.check(3)
+
+
+def test_check_reports_bad_data_files_as_the_cli(tmp_path):
+    os.chdir(ROOT)
+    bad = tmp_path / "x.npy"
+    np.save(bad, np.zeros((2, 3), dtype=np.int32))
+    with pytest.raises(synplast.ConfigError) as e:
+        synplast.check("experiments/oja_from_recordings.yaml",
+                       overrides=["data.recorded.file=", f"data.recorded.x={bad}", f"data.recorded.y={bad}"])
+    cli = subprocess.run([str(cli_binary()), "check", "experiments/oja_from_recordings.yaml",
+                          "data.recorded.file=", f"data.recorded.x={bad}", f"data.recorded.y={bad}"],
+                         capture_output=True, text=True)
+    assert cli.returncode == 2
+    assert cli.stderr.strip() == str(e.value)
+    assert "unsupported dtype" in str(e.value)
+
+
+def cli_binary():
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    exe = target / "release" / "synplast"
+    if not exe.exists():
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "synplast", "--bin", "synplast"],
+                       cwd=ROOT, check=True)
+    return exe
+
+
+def test_run_gives_the_cli_bytes(tmp_path):
+    os.chdir(ROOT)
+    cfg, ov = "experiments/oja_from_recordings.yaml", ["evaluation.bootstrap=0", "fit.epochs=30",
+                                                      "fit.refine_iterations=5"]
+    r = synplast.run(cfg, out=tmp_path / "py", overrides=ov)
+    assert r.status == "ok" and r.error is None
+    assert Path(r.dir) == tmp_path / "py"
+    subprocess.run([str(cli_binary()), "run", cfg, "--quiet", "--out", str(tmp_path / "cli"), *ov],
+                   check=True, capture_output=True)
+    py_bytes = (tmp_path / "py" / "metrics.json").read_bytes()
+    assert py_bytes == (tmp_path / "cli" / "metrics.json").read_bytes()
+    assert r.metrics == json.loads(py_bytes)
+    for name in sorted(os.listdir(tmp_path / "cli")):
+        if name != "meta.json":
+            assert (tmp_path / "py" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes(), name
+    meta = json.loads((tmp_path / "py" / "meta.json").read_text())
+    assert meta["config_hash"] == r.metrics["config_hash"]
+    # A dict with the same content gives the same config hash and metrics.
+    with pytest.raises(synplast.ConfigError, match="refusing to overwrite"):
+        synplast.run(cfg, out=tmp_path / "py", overrides=ov)
+    again = synplast.run(cfg, out=tmp_path / "py", overrides=ov, force=True)
+    assert (Path(again.dir) / "metrics.json").read_bytes() == py_bytes
+
+
+def test_run_bad_config_raises_and_writes_nothing(tmp_path):
+    os.chdir(ROOT)
+    with pytest.raises(synplast.ConfigError, match=r"fit.epochs"):
+        synplast.run("experiments/oja_from_recordings.yaml", out=tmp_path / "r",
+                     overrides=["fit.epochs=-1"])
+    assert not (tmp_path / "r").exists()
