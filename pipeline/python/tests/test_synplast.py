@@ -163,6 +163,9 @@ def test_check_reports_bad_data_files_as_the_cli(tmp_path):
 
 
 def cli_binary():
+    """The `synplast` command line: $SYNPLAST_CLI, else a release build of this checkout."""
+    if os.environ.get("SYNPLAST_CLI"):
+        return Path(os.environ["SYNPLAST_CLI"])
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
     exe = target / "release" / "synplast"
     if not exe.exists():
