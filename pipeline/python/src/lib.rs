@@ -10,11 +10,12 @@
 //! `ValueError`); a failure while fitting is `synplast.RunError` (a `RuntimeError`). The
 //! GIL is released while the pipeline works.
 
-use numpy::{PyArray1, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::path::PathBuf;
+use synplast::io::npy::shape_text;
 use synplast::io::npy::NdArray;
 use synplast::kind::Experiment;
 use synplast::kinds::fit_rate::config::RateData;
@@ -23,7 +24,8 @@ use synplast::kinds::fit_rate::recorded_run::fit_arrays;
 use synplast::kinds::fit_rate::FitRateConfig;
 use synplast::kinds::KINDS;
 use synplast::rundir::{self, RunOptions};
-use synplast_kernels::taylor::TERM_LABELS;
+use synplast_kernels::rate::simulate;
+use synplast_kernels::taylor::{TaylorRule, TAYLOR_TERMS, TERM_LABELS};
 
 pyo3::create_exception!(
     _synplast,
@@ -210,6 +212,95 @@ fn fit_rate<'py>(
     Ok(d)
 }
 
+/// Simulates the plastic rate layer of `fit_rate` (`y_t = sigmoid(W_t x_t)`, then
+/// `W_{t+1} = W_t + eta f(x_t, y_t, W_t; theta)`) from `w0` [sessions, n_out, n_in] with the
+/// inputs `x` [sessions, T, n_in] and the 27 coefficients `theta`. Returns the activity
+/// `y` [sessions, T, n_out] and the weights `W_0 ..= W_T` [sessions, T + 1, n_out, n_in], both
+/// float64, or raises `ConfigError` (bad arrays) or `RunError` (the weights blew up).
+#[pyfunction]
+#[pyo3(signature = (theta, x, w0, eta=1.0))]
+fn simulate_rate<'py>(
+    py: Python<'py>,
+    theta: &Bound<'py, PyAny>,
+    x: &Bound<'py, PyAny>,
+    w0: &Bound<'py, PyAny>,
+    eta: f64,
+) -> PyResult<(Bound<'py, PyArrayDyn<f64>>, Bound<'py, PyArrayDyn<f64>>)> {
+    let (theta, x, w0) = (
+        nd_array("theta", theta)?,
+        nd_array("x", x)?,
+        nd_array("w0", w0)?,
+    );
+    if theta.shape != [TAYLOR_TERMS] {
+        return Err(config_error(format!(
+            "theta: expected shape ({TAYLOR_TERMS},), got {}",
+            shape_text(&theta.shape)
+        )));
+    }
+    if x.shape.len() != 3 || w0.shape.len() != 3 {
+        return Err(config_error(format!(
+            "x must be [sessions, T, n_in] and w0 [sessions, n_out, n_in]; got shapes {} and {}",
+            shape_text(&x.shape),
+            shape_text(&w0.shape)
+        )));
+    }
+    let (sessions, steps, n_in) = (x.shape[0], x.shape[1], x.shape[2]);
+    let n_out = w0.shape[1];
+    if w0.shape[0] != sessions || w0.shape[2] != n_in || n_in == 0 || n_out == 0 {
+        return Err(config_error(format!(
+            "w0 must be [sessions, n_out, n_in] = ({sessions}, n_out, {n_in}) for x of shape {}; got {}",
+            shape_text(&x.shape),
+            shape_text(&w0.shape)
+        )));
+    }
+    if !eta.is_finite() {
+        return Err(config_error("eta must be finite"));
+    }
+    for (name, a) in [("theta", &theta), ("x", &x), ("w0", &w0)] {
+        if let Some(k) = a.data.iter().position(|v| !v.is_finite()) {
+            return Err(config_error(format!(
+                "{name} must be finite: value {k} is {}",
+                a.data[k]
+            )));
+        }
+    }
+    let n_syn = n_in * n_out;
+    let sizes = (sessions as u64)
+        .checked_mul((steps as u64 + 1) * n_syn as u64 + (steps * n_out) as u64)
+        .filter(|v| *v <= synplast::config::MAX_DATA_VALUES);
+    if sizes.is_none() {
+        return Err(config_error(format!(
+            "the trajectory would hold more than {} values",
+            synplast::config::MAX_DATA_VALUES
+        )));
+    }
+    let mut th = [0.0; TAYLOR_TERMS];
+    th.copy_from_slice(&theta.data);
+    let rule = TaylorRule::new(th);
+    let (y, w) = py.detach(|| -> PyResult<(Vec<f64>, Vec<f64>)> {
+        let mut y = vec![0.0; sessions * steps * n_out];
+        let mut w = vec![0.0; sessions * (steps + 1) * n_syn];
+        let mut work = vec![0.0; n_syn];
+        for s in 0..sessions {
+            simulate(
+                &rule,
+                eta,
+                n_in,
+                &w0.data[s * n_syn..(s + 1) * n_syn],
+                &x.data[s * steps * n_in..(s + 1) * steps * n_in],
+                &mut work,
+                &mut y[s * steps * n_out..(s + 1) * steps * n_out],
+                Some(&mut w[s * (steps + 1) * n_syn..(s + 1) * (steps + 1) * n_syn]),
+            )
+            .map_err(|e| RunError::new_err(format!("session {s}: {e}")))?;
+        }
+        Ok((y, w))
+    })?;
+    let y = PyArray1::from_vec(py, y).reshape(vec![sessions, steps, n_out])?;
+    let w = PyArray1::from_vec(py, w).reshape(vec![sessions, steps + 1, n_out, n_in])?;
+    Ok((y, w))
+}
+
 /// The extension module `synplast._synplast`.
 #[pymodule]
 fn _synplast(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -220,5 +311,6 @@ fn _synplast(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(run, m)?)?;
     m.add_function(wrap_pyfunction!(fit_rate, m)?)?;
+    m.add_function(wrap_pyfunction!(simulate_rate, m)?)?;
     Ok(())
 }

@@ -35,6 +35,7 @@ __all__ = [
     "check",
     "run",
     "fit_rate",
+    "simulate_rate",
     "__version__",
 ]
 
@@ -225,3 +226,21 @@ def fit_rate(
         residual_variance=float(r["residual_variance"]),
         rejected_steps=int(r["rejected_steps"]),
     )
+
+
+def simulate_rate(
+    theta: Any, x: np.ndarray, w0: np.ndarray, eta: float = 1.0
+) -> Tuple[np.ndarray, np.ndarray]:
+    """Simulate the plastic rate layer of ``fit_rate`` under the 27-term Taylor rule ``theta``.
+
+    ``y_t = sigmoid(W_t x_t)`` (``W_t`` before the t-th update), then
+    ``W_{t+1} = W_t + eta * sum theta[a,b,c] x^a y^b W^c`` elementwise. ``theta``: 27 numbers,
+    flat index ``9a + 3b + c`` (any sequence); ``x`` [sessions, T, n_in] and ``w0``
+    [sessions, n_out, n_in]: float32 or float64, C-contiguous, finite.
+
+    Returns ``(y, w)``: the activity [sessions, T, n_out] and the weights ``W_0 ..= W_T``
+    [sessions, T + 1, n_out, n_in], float64. Raises :class:`ConfigError` (a ``ValueError``)
+    for bad arrays, :class:`RunError` when the weights blow up. The GIL is released.
+    """
+    th = np.ascontiguousarray(np.asarray(theta, dtype=np.float64))
+    return _synplast.simulate_rate(th, x, w0, float(eta))

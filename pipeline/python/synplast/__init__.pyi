@@ -63,3 +63,9 @@ def fit_rate(
     l1: float = ...,
 ) -> RateFit:
     """Fit a 27-term Taylor rule to recorded activity arrays."""
+
+def simulate_rate(
+    theta: Any, x: np.ndarray, w0: np.ndarray, eta: float = ...
+) -> Tuple[np.ndarray, np.ndarray]:
+    """Simulate the plastic rate layer: returns activity [sessions, T, n_out] and weights
+    [sessions, T + 1, n_out, n_in]."""

@@ -2,6 +2,7 @@
 `synplast.fit_rate`, `synplast.run` against the command line's bytes, and bad input raising
 with the command line's messages."""
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -204,3 +205,29 @@ def test_run_bad_config_raises_and_writes_nothing(tmp_path):
         synplast.run("experiments/oja_from_recordings.yaml", out=tmp_path / "r",
                      overrides=["fit.epochs=-1"])
     assert not (tmp_path / "r").exists()
+
+
+def test_simulate_rate_matches_numpy_oja_and_rejects_bad_arrays():
+    x, y, w0 = simulate_oja(sessions=2, steps=30, n_in=4, n_out=3)
+    theta = np.zeros(27)
+    theta[12], theta[7] = 1.0, -1.0  # x*y, y^2*w
+    ys, ws = synplast.simulate_rate(theta, x, w0)
+    assert ys.shape == (2, 30, 3) and ws.shape == (2, 31, 3, 4)
+    np.testing.assert_allclose(ys, y, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(ws[:, 0], w0)
+    # The same from float32 inputs (converted exactly) and from a list for theta.
+    ys32, _ = synplast.simulate_rate(list(theta), x.astype(np.float32), w0.astype(np.float32))
+    assert ys32.dtype == np.float64 and np.all(np.isfinite(ys32))
+    for args, message in [
+        ((np.zeros(26), x, w0), "theta: expected shape (27,)"),
+        ((theta, x[0], w0), "x must be [sessions, T, n_in]"),
+        ((theta, x, w0[:1]), "w0 must be [sessions, n_out, n_in]"),
+        ((theta, np.where(np.arange(4) == 1, np.nan, x), w0), "x must be finite"),
+        ((theta, x[:, :, ::2], w0[:, :, :2]), "not C-contiguous"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            synplast.simulate_rate(*args)
+    blow_up = np.zeros(27)
+    blow_up[2] = 50.0  # w^2: the weights diverge
+    with pytest.raises(synplast.RunError, match="session 0"):
+        synplast.simulate_rate(blow_up, x, w0 + 1.0)
