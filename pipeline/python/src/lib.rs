@@ -212,6 +212,9 @@ fn fit_rate<'py>(
     Ok(d)
 }
 
+/// The activity and the weight trajectory of [`simulate_rate`].
+type ActivityAndWeights<'py> = (Bound<'py, PyArrayDyn<f64>>, Bound<'py, PyArrayDyn<f64>>);
+
 /// Simulates the plastic rate layer of `fit_rate` (`y_t = sigmoid(W_t x_t)`, then
 /// `W_{t+1} = W_t + eta f(x_t, y_t, W_t; theta)`) from `w0` [sessions, n_out, n_in] with the
 /// inputs `x` [sessions, T, n_in] and the 27 coefficients `theta`. Returns the activity
@@ -225,7 +228,7 @@ fn simulate_rate<'py>(
     x: &Bound<'py, PyAny>,
     w0: &Bound<'py, PyAny>,
     eta: f64,
-) -> PyResult<(Bound<'py, PyArrayDyn<f64>>, Bound<'py, PyArrayDyn<f64>>)> {
+) -> PyResult<ActivityAndWeights<'py>> {
     let (theta, x, w0) = (
         nd_array("theta", theta)?,
         nd_array("x", x)?,
