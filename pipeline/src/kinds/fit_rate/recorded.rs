@@ -382,33 +382,6 @@ impl Problem<'_> {
         Ok((sse, n_obs, g))
     }
 
-    /// Sum of squared errors and observed samples of the fit's sessions over steps `from..to`
-    /// (the whole session is simulated up to `to`).
-    pub fn error_between(
-        &self,
-        p: &[f64],
-        from: usize,
-        to: usize,
-    ) -> Result<(f64, usize), RunError> {
-        let mut totals = (0.0, 0usize);
-        let n_out = self.data.n_out;
-        for k in 0..self.sessions.len() {
-            let yhat = self.predict(p, k, to)?;
-            let obs = self.data.y_of(self.sessions[k], to);
-            for t in from..to {
-                for i in 0..n_out {
-                    let o = obs[t * n_out + i];
-                    if !o.is_nan() {
-                        let r = yhat[t * n_out + i] - o;
-                        totals.0 += r * r;
-                        totals.1 += 1;
-                    }
-                }
-            }
-        }
-        Ok(totals)
-    }
-
     /// The readout `yhat` of the fit's `k`-th session over its first `steps` steps.
     pub fn predict(&self, p: &[f64], k: usize, steps: usize) -> Result<Vec<f64>, RunError> {
         let s = self.sessions[k];
@@ -605,6 +578,24 @@ pub fn fit(
         refine_lm(pb, refine, &mut st, ctl)?;
     }
     Ok(st)
+}
+
+/// [`fit`] from `start` with nothing saved: the refits of a run (the static null, held-out
+/// sessions' initial weights, the bootstrap) and fits without a run directory.
+pub fn fit_unsaved(
+    cfg: &FitRateConfig,
+    pb: &Problem<'_>,
+    start: Vec<f64>,
+    on_epoch: &dyn Fn(f64),
+    stop: &dyn Fn() -> bool,
+) -> Result<RecordedState, RunError> {
+    let mut no_save = |_: &RecordedState, _: bool| Ok(());
+    let mut ctl = Control {
+        on_epoch,
+        save: &mut no_save,
+        stop,
+    };
+    fit(cfg, pb, start, None, &mut ctl)
 }
 
 /// Levenberg-Marquardt over every fitted parameter on the structured Gauss-Newton matrix

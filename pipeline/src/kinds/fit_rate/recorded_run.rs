@@ -4,8 +4,8 @@
 
 use super::config::{FitRateConfig, RateData, RecordedConfig};
 use super::recorded::{
-    fit, fit_steps, initial_params, load, reference_theta, score, Control, Layout, Problem,
-    RecordedState, Recordings,
+    fit, fit_steps, fit_unsaved, initial_params, load, reference_theta, score, Control, Layout,
+    Problem, RecordedState, Recordings,
 };
 use super::uncertainty::uncertainty;
 use crate::error::RunError;
@@ -117,20 +117,7 @@ fn score_held_out(
     let mut start = vec![0.0; hp.layout.len()];
     start[..pb.layout.w0(0)].copy_from_slice(&p[..pb.layout.w0(0)]);
     let params = if hp.layout.w0_fitted {
-        let mut no_save = |_: &RecordedState, _: bool| Ok(());
-        let quiet = |_: f64| {};
-        let st = fit(
-            cfg,
-            &hp,
-            start,
-            None,
-            &mut Control {
-                on_epoch: &quiet,
-                save: &mut no_save,
-                stop,
-            },
-        )?;
-        st.params
+        fit_unsaved(cfg, &hp, start, &|_| {}, stop)?.params
     } else {
         hp.fit_steps = data.steps;
         start
@@ -189,18 +176,7 @@ pub fn fit_arrays(
     let n_fit = data.sessions - held_out_count(cfg, data).map_err(RunError::new)?;
     let pb = problem(cfg, data, (0..n_fit).collect());
     let seed = cfg.seed.unwrap_or(0);
-    let mut no_save = |_: &RecordedState, _: bool| Ok(());
-    let st = fit(
-        cfg,
-        &pb,
-        initial_params(cfg, &pb, seed),
-        None,
-        &mut Control {
-            on_epoch,
-            save: &mut no_save,
-            stop,
-        },
-    )?;
+    let st = fit_unsaved(cfg, &pb, initial_params(cfg, &pb, seed), on_epoch, stop)?;
     let unc = uncertainty(&pb, &st.params)?;
     Ok(ArrayFit {
         theta: st.params[..TAYLOR_TERMS].to_vec(),
@@ -265,25 +241,12 @@ pub fn run(cfg: &FitRateConfig, dir: &RunDir) -> Result<String, RunError> {
     // the held-out steps.
     let mut static_pb = problem(cfg, &data, (0..n_fit).collect());
     static_pb.trainable = [false; TAYLOR_TERMS];
-    let mut no_save = |_: &RecordedState, _: bool| Ok(());
-    let quiet_epoch = |_: f64| {};
     let mut zero_start = initial_params(cfg, &static_pb, seed);
     zero_start[..TAYLOR_TERMS].iter_mut().for_each(|v| *v = 0.0);
     // With w0 given and the readout fixed there is nothing to fit.
     let static_fits = static_pb.layout.mask(&static_pb.trainable).contains(&true);
     let static_params = if static_fits {
-        fit(
-            cfg,
-            &static_pb,
-            zero_start,
-            None,
-            &mut Control {
-                on_epoch: &quiet_epoch,
-                save: &mut no_save,
-                stop: &stop,
-            },
-        )?
-        .params
+        fit_unsaved(cfg, &static_pb, zero_start, &|_| {}, &stop)?.params
     } else {
         zero_start
     };
@@ -314,17 +277,7 @@ pub fn run(cfg: &FitRateConfig, dir: &RunDir) -> Result<String, RunError> {
             let mut rng = master.substream(b as u32);
             let draw: Vec<usize> = (0..n_fit).map(|_| rng.below(n_fit)).collect();
             let bp = problem(cfg, &data, draw);
-            let refit = fit(
-                cfg,
-                &bp,
-                initial_params(cfg, &bp, seed),
-                None,
-                &mut Control {
-                    on_epoch: &on_epoch,
-                    save: &mut no_save,
-                    stop: &stop,
-                },
-            );
+            let refit = fit_unsaved(cfg, &bp, initial_params(cfg, &bp, seed), &on_epoch, &stop);
             let t = match refit {
                 Ok(st) => Some(st.params[..TAYLOR_TERMS].to_vec()),
                 Err(e) if stop() => return Err(e),

@@ -359,7 +359,9 @@ pub fn uncertainty(pb: &Problem<'_>, p: &[f64]) -> Result<Uncertainty, RunError>
     let get = |i: usize| neuron_matrices(pb, p, i).map(std::borrow::Cow::Owned);
     let red = reduce_with(pb, &get, None, 0.0)?;
     let h = red.h;
-    let (sse, n) = pb.error_between(p, 0, pb.fit_steps)?;
+    let (sse, n) = pb
+        .sse(p)
+        .map_err(|e| kernel_err("error at the fitted parameters", e))?;
     // Degrees of freedom: the observed samples less the parameters the data determine (the
     // ranks of the local blocks and of the profiled theta block), not the parameters nominally
     // fitted (an unobserved neuron's weights and readout determine nothing).
