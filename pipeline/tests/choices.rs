@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{bin, run_twice_same_bytes, tmp};
+use common::{bin, run_ok, run_twice_same_bytes, tmp};
 use std::path::Path;
 
 fn experiment() -> String {
@@ -216,14 +216,7 @@ fn held_out_sessions_are_scored_on_every_trial() {
             .replace("cutoff: 0.7", "cutoff: 0.7\n  held_out_sessions: 4"),
     )
     .unwrap();
-    let o = bin()
-        .args(["run", cfg.to_str().unwrap(), "--quiet", "--out"])
-        .arg(d.join("a"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(d.join("a/metrics.json")).unwrap()).unwrap();
+    let m = run_ok(&cfg, &d.join("a"));
     let h = &m["held_out_sessions"];
     assert_eq!(m["sessions"], 14);
     assert_eq!(h["trials"], 960, "{h}");

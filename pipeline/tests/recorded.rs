@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{bin, run_twice_same_bytes, tmp};
+use common::{bin, run_ok, run_twice_same_bytes, tmp};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -105,14 +105,7 @@ fn oja_is_recovered_behind_a_fitted_affine_readout() {
     let d = tmp("recorded_dff");
     let cfg = d.join("c.yaml");
     std::fs::write(&cfg, experiment("oja_from_recordings_dff.yaml", &[])).unwrap();
-    let o = bin()
-        .args(["run", cfg.to_str().unwrap(), "--quiet", "--out"])
-        .arg(d.join("a"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(d.join("a/metrics.json")).unwrap()).unwrap();
+    let m = run_ok(&cfg, &d.join("a"));
     assert!(max_error(&m) < 0.1, "{}", max_error(&m));
     let truth = npy_f64(&npz_member(
         &root().join("examples/recordings_oja_dff.npz"),
@@ -142,14 +135,7 @@ fn held_out_sessions_are_scored_with_the_fitted_rule() {
         ),
     )
     .unwrap();
-    let o = bin()
-        .args(["run", cfg.to_str().unwrap(), "--quiet", "--out"])
-        .arg(d.join("a"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(d.join("a/metrics.json")).unwrap()).unwrap();
+    let m = run_ok(&cfg, &d.join("a"));
     assert_eq!(m["data"]["sessions_fitted"], 6);
     assert_eq!(
         m["held_out_sessions"]["sessions"],
@@ -204,16 +190,7 @@ fn separate_npy_files_read_as_the_archive() {
     for (name, text) in [("a", a), ("b", b)] {
         let cfg = d.join(format!("{name}.yaml"));
         std::fs::write(&cfg, text).unwrap();
-        let o = bin()
-            .args(["run", cfg.to_str().unwrap(), "--quiet", "--out"])
-            .arg(d.join(name))
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let m: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(d.join(name).join("metrics.json")).unwrap())
-                .unwrap();
-        thetas.push(m["theta"].clone());
+        thetas.push(run_ok(&cfg, &d.join(name))["theta"].clone());
     }
     assert_eq!(thetas[0], thetas[1]);
 }
@@ -355,14 +332,7 @@ fn edge_cases_of_recorded_data() {
         }
     });
     let cfg = npy_config(&d, "    ignore_w0: true\nobservation: {offset: fit}\n");
-    let o = bin()
-        .args(["run", cfg.to_str().unwrap(), "--quiet", "--out"])
-        .arg(d.join("a"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(d.join("a/metrics.json")).unwrap()).unwrap();
+    let m = run_ok(&cfg, &d.join("a"));
     assert_eq!(m["data"]["w0"], "ignored, fitted", "{m}");
     assert!(d.join("a/w0_fitted.npy").exists());
     assert_eq!(m["readout"]["unobserved_neurons"], serde_json::json!([3]));

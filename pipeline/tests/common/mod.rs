@@ -17,6 +17,17 @@ pub fn tmp(name: &str) -> PathBuf {
     d
 }
 
+/// Runs `cfg` into `out` (`--quiet`), checks it succeeded and returns its `metrics.json` parsed.
+pub fn run_ok(cfg: &Path, out: &Path) -> serde_json::Value {
+    let o = bin()
+        .args(["run", cfg.to_str().unwrap(), "--quiet", "--out"])
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap()
+}
+
 /// Runs `cfg` into `d/a` and `d/b` (`--quiet`), checks the two `metrics.json` are the same
 /// bytes and returns them parsed.
 pub fn run_twice_same_bytes(cfg: &Path, d: &Path) -> serde_json::Value {
