@@ -481,8 +481,10 @@ pub struct RecordedState {
     pub opt: GuardedAdam,
     /// Coefficients at the start and after every epoch.
     pub theta_history: Vec<Vec<f64>>,
-    /// Mean training error (MSE, no L1) at the start of every epoch, then after every
-    /// accepted Levenberg-Marquardt iteration.
+    /// Mean training error (MSE, no L1) at the start of every epoch (NaN for an epoch whose
+    /// step was undone; written as `null`), then after every accepted Levenberg-Marquardt
+    /// iteration.
+    #[serde(deserialize_with = "nan_from_null")]
     pub loss_history: Vec<f64>,
     /// Levenberg-Marquardt iterations done.
     #[serde(default)]
@@ -497,6 +499,13 @@ pub struct RecordedState {
 
 fn first_mu() -> f64 {
     1e-3
+}
+
+/// Reads a list of numbers in which JSON's `null` stands for NaN (serde_json writes NaN as
+/// `null`), so a checkpoint with an undone epoch reads back.
+fn nan_from_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+    let v: Vec<Option<f64>> = serde::Deserialize::deserialize(d)?;
+    Ok(v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
 }
 
 /// Progress, checkpoints and interruption of a fit.
@@ -745,4 +754,31 @@ pub fn reference_theta(r: &RecordedConfig) -> Option<[f64; TAYLOR_TERMS]> {
             crate::config::terms::term_key,
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An undone epoch's NaN loss is written as `null` and must read back (a resume after
+    /// such an epoch failed with "unreadable checkpoint").
+    #[test]
+    fn a_state_with_an_undone_epoch_reads_back() {
+        let st = RecordedState {
+            epochs_done: 2,
+            theta_history: vec![vec![0.0; TAYLOR_TERMS]; 3],
+            params: vec![0.5; TAYLOR_TERMS + 2],
+            opt: GuardedAdam::new(TAYLOR_TERMS + 2, 0.01, 0.0).keeping_moments(),
+            loss_history: vec![0.25, f64::NAN],
+            lm_done: 0,
+            lm_finished: false,
+            lm_mu: first_mu(),
+        };
+        let text = serde_json::to_string(&st).unwrap();
+        assert!(text.contains("\"loss_history\":[0.25,null]"));
+        let back: RecordedState = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.loss_history[0], 0.25);
+        assert!(back.loss_history[1].is_nan());
+        assert_eq!(serde_json::to_string(&back).unwrap(), text);
+    }
 }
