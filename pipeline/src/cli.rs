@@ -192,7 +192,7 @@ fn cmd_run(args: &[String]) -> i32 {
             .chain(args.iter().cloned())
             .collect(),
         resume: p.resume,
-        keep_signal_handlers: false,
+        embedded: false,
     };
     rundir::run(&exp, &opts)
 }

@@ -23,3 +23,15 @@ pub fn install() {
 pub fn requested() -> bool {
     REQUESTED.load(Ordering::SeqCst)
 }
+
+/// Asks the running work to stop at its next safe point, as a first Ctrl-C does (the Python
+/// package calls this on `KeyboardInterrupt`, its interpreter keeping the signal handlers).
+pub fn request() {
+    REQUESTED.store(true, Ordering::SeqCst);
+}
+
+/// Forgets an earlier stop request, so the next run of this process starts (the Python
+/// package calls this before each call; the command line runs once per process).
+pub fn clear() {
+    REQUESTED.store(false, Ordering::SeqCst);
+}

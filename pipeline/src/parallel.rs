@@ -38,7 +38,17 @@ pub fn threads() -> usize {
 /// `items.map(f)` on up to [`threads`] scoped threads; results in the order of `items`. A
 /// panicking `f` propagates the panic.
 pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = threads().min(items.len()).max(1);
+    map_on(threads(), items, f)
+}
+
+/// [`map`] on up to `threads` threads (0: [`threads`]), for a caller that chooses per call
+/// (the Python package's `threads=` argument).
+pub fn map_on<T: Sync, R: Send>(threads: usize, items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = match threads {
+        0 => self::threads(),
+        n => n,
+    };
+    let threads = threads.min(items.len()).max(1);
     if threads == 1 {
         return items.iter().map(&f).collect();
     }

@@ -1,8 +1,60 @@
-//! A progress bar on stderr, shown only when stderr is a terminal and `--quiet` is not given.
+//! A progress bar on stderr, shown only when stderr is a terminal and `--quiet` is not given,
+//! and an [`Observer`] that a caller in the same process (the Python package) reads to report
+//! progress its own way.
 
 use std::io::{IsTerminal, Write};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+/// Progress as counters another thread reads: units done, units in all and their name. Every
+/// [`Progress`] bar created while an observer is installed ([`observe`]) resets it and counts
+/// into it; code that has no bar counts into it directly ([`Observer::advance`]).
+#[derive(Debug, Default)]
+pub struct Observer {
+    done: AtomicUsize,
+    total: AtomicUsize,
+    unit: Mutex<String>,
+}
+
+impl Observer {
+    /// Starts a new count of `total` units named `unit`.
+    pub fn start(&self, total: usize, unit: &str) {
+        if let Ok(mut u) = self.unit.lock() {
+            *u = unit.to_string();
+        }
+        self.done.store(0, Ordering::SeqCst);
+        self.total.store(total, Ordering::SeqCst);
+    }
+
+    /// Counts `n` more units done.
+    pub fn advance(&self, n: usize) {
+        self.done.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// `(done, total, unit)` now.
+    pub fn get(&self) -> (usize, usize, String) {
+        let unit = self.unit.lock().map(|u| u.clone()).unwrap_or_default();
+        (
+            self.done.load(Ordering::SeqCst),
+            self.total.load(Ordering::SeqCst),
+            unit,
+        )
+    }
+}
+
+static OBSERVER: Mutex<Option<Arc<Observer>>> = Mutex::new(None);
+
+/// Installs (`Some`) or removes (`None`) the process's observer of progress bars.
+pub fn observe(o: Option<Arc<Observer>>) {
+    if let Ok(mut g) = OBSERVER.lock() {
+        *g = o;
+    }
+}
+
+fn observer() -> Option<Arc<Observer>> {
+    OBSERVER.lock().ok().and_then(|g| g.clone())
+}
 
 /// Thread-safe progress over a known number of units.
 pub struct Progress {
@@ -10,12 +62,18 @@ pub struct Progress {
     total: usize,
     label: String,
     state: Mutex<(usize, Instant, Option<f64>)>,
+    observer: Option<Arc<Observer>>,
 }
 
 impl Progress {
     /// A bar for `total` units of `label`; hidden if `quiet` or stderr is not a terminal.
     pub fn new(total: usize, label: &str, quiet: bool) -> Self {
+        let observer = observer();
+        if let Some(o) = &observer {
+            o.start(total, label);
+        }
         Self {
+            observer,
             enabled: !quiet && std::io::stderr().is_terminal(),
             total: total.max(1),
             label: label.to_string(),
@@ -25,6 +83,9 @@ impl Progress {
 
     /// Records `n` more units done, with the latest loss if known.
     pub fn tick(&self, n: usize, loss: Option<f64>) {
+        if let Some(o) = &self.observer {
+            o.advance(n);
+        }
         if !self.enabled {
             return;
         }

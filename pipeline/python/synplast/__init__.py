@@ -6,7 +6,13 @@ the ``synplast`` command line), through the extension module ``synplast._synplas
 - :func:`kinds` lists the experiment kinds;
 - :func:`check` validates a config (a path or a dict) and the data it names;
 - :func:`run` runs a config into a run directory, byte for byte what ``synplast run`` writes;
-- :func:`fit_rate` fits a 27-term Taylor rule to recorded activity given as numpy arrays.
+- :func:`fit_rate` fits a 27-term Taylor rule to recorded activity given as numpy arrays;
+- :func:`simulate_rate` simulates the plastic rate layer under a Taylor rule;
+- :func:`synplast.fsbi.simulate` simulates doublet rules in the spiking network of
+  Confavreux et al. 2023 and returns their plausibility metrics (the ``sbi`` simulator).
+
+Long calls release the GIL, stop on Ctrl-C (``KeyboardInterrupt``) and take an optional
+``progress(done, total, unit)`` callback.
 
 A bad config, override or array raises :class:`ConfigError` (a ``ValueError``) with the
 message the command line prints; a failure while fitting raises :class:`RunError`.
@@ -16,8 +22,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -26,16 +33,22 @@ from ._synplast import ConfigError, RunError
 
 __version__: str = _synplast.__version__
 
+TERMS: Tuple[str, ...] = tuple(_synplast.TERMS)
+"""The labels of the 27 Taylor terms ``x^a y^b w^c`` in flat order ``9a + 3b + c``."""
+
 __all__ = [
     "ConfigError",
     "RunError",
     "RunResult",
     "RateFit",
+    "Progress",
     "kinds",
     "check",
     "run",
     "fit_rate",
     "simulate_rate",
+    "fsbi",
+    "TERMS",
     "__version__",
 ]
 
@@ -91,6 +104,14 @@ class RunResult:
     """The parsed ``metrics.json`` (None when the run failed before writing it)."""
     error: Optional[str] = None
     """Why the run failed (``meta.json``'s ``error``), or None."""
+    summary: Optional[str] = None
+    """The one-line summary the command line prints for a finished run, or None."""
+
+
+Progress = Callable[[int, int, str], Any]
+"""A progress callback: ``progress(done, total, unit)``, e.g. ``(120, 400, "epochs")``. It is
+called from the calling thread, with the GIL, at most every 100 ms while the counters move; an
+exception it raises stops the call as Ctrl-C does and is raised from it."""
 
 
 def run(
@@ -99,25 +120,37 @@ def run(
     overrides: Sequence[str] = (),
     quiet: bool = True,
     force: bool = False,
+    resume: bool = False,
+    progress: Optional[Progress] = None,
 ) -> RunResult:
     """Run an experiment into a run directory, as ``synplast run``.
 
     ``config`` is the path of an experiment file or a dict; relative data paths in it are read
     from the working directory, as the command line does. ``out`` is the run directory
     (default ``runs/<name>/<UTC time>-<hash>`` under the working directory); ``force`` replaces
-    an earlier run there. The directory holds the same bytes as the command line's
-    (``meta.json`` apart: times and the command). The GIL is released during the run; Ctrl-C
-    does not stop it (the interpreter keeps its own signal handlers).
+    an earlier run there; ``resume=True`` continues the interrupted run in ``out`` from its
+    checkpoints (as ``synplast run --resume``). The directory holds the same bytes as the
+    command line's (``meta.json`` apart: times and the command). With ``quiet=False`` the
+    summary line and the run directory are printed, as the command line prints them.
+
+    ``progress(done, total, unit)`` is called as the run advances (see :data:`Progress`). The
+    GIL is released during the run. Ctrl-C (``KeyboardInterrupt``) stops it at its next safe
+    point: ``meta.json`` then says ``interrupted``, ``run(config, out=dir, resume=True)``
+    finishes it, and the ``KeyboardInterrupt`` is raised.
 
     Raises :class:`ConfigError` for a bad config, override or data file, or a run directory
     that is refused (nothing written then); returns a :class:`RunResult` otherwise, whose
     ``status`` says whether the run succeeded.
     """
-    code, d, error = _synplast.run(
+    if resume and out is None:
+        raise ConfigError("resume=True needs out, the directory of the interrupted run")
+    code, d, error, summary = _synplast.run(
         out=None if out is None else os.fspath(out),
         overrides=_overrides(overrides),
         quiet=bool(quiet),
         force=bool(force),
+        resume=bool(resume),
+        progress=progress,
         **_source(config),
     )
     if code == 2 or d is None:
@@ -135,7 +168,13 @@ def run(
             metrics = json.load(f)
     except OSError:
         pass
-    return RunResult(dir=d, status=status, metrics=metrics, error=error)
+    if not quiet:
+        if summary is not None:
+            print(summary)
+            print(f"run directory: {d}")
+        elif error is not None:
+            print(f"synplast: {error}\nrun directory (partial): {d}", file=sys.stderr)
+    return RunResult(dir=d, status=status, metrics=metrics, error=error, summary=summary)
 
 
 @dataclass(frozen=True)
@@ -165,35 +204,65 @@ class RateFit:
 
 
 
+def _trainable(terms: Optional[Sequence[str]], mask: Any) -> Optional[List[str]]:
+    """The labels of the fitted terms, from ``terms`` (labels) or ``mask`` (booleans)."""
+    if terms is not None and mask is not None:
+        raise ConfigError("give terms (labels) or mask (booleans), not both")
+    if terms is not None:
+        if isinstance(terms, str):
+            raise TypeError("terms must be a sequence of term labels such as ['x*y', 'y^2*w'], not one string")
+        return [str(t) for t in terms]
+    if mask is None:
+        return None
+    m = np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise ConfigError(f"mask: expected booleans, got dtype {m.dtype}")
+    if m.shape not in ((27,), (3, 3, 3)):
+        raise ConfigError(
+            f"mask: expected shape (3, 3, 3) (index [a, b, c] of x^a y^b w^c) or (27,), got {m.shape}"
+        )
+    labels = list(TERMS)
+    return [labels[k] for k in np.flatnonzero(m.reshape(27))]
+
+
 def fit_rate(
     x: np.ndarray,
     y: np.ndarray,
     w0: Optional[np.ndarray] = None,
+    terms: Optional[Sequence[str]] = None,
+    mask: Any = None,
     *,
     epochs: int = 200,
     lr: float = 0.01,
     refine_iterations: int = 100,
     cutoff: Optional[float] = None,
-    trainable: Optional[Sequence[str]] = None,
     seed: int = 0,
     eta: float = 1.0,
     l1: float = 0.0,
+    progress: Optional[Progress] = None,
 ) -> RateFit:
     """Fit a 27-term Taylor rule to recorded activity (a recorded ``fit_rate`` experiment).
 
     The arrays follow the recorded-activity contract: ``x`` [sessions, T, n_in] inputs
     (finite), ``y`` [sessions, T, n_out] recorded rates (NaN: not observed), ``w0``
     [sessions, n_out, n_in] initial weights or None (then fitted with the rule). All are
-    float32 or float64 and C-contiguous. The model is ``y_t = sigmoid(W_t x_t)``,
-    ``W_{t+1} = W_t + eta * sum theta[a,b,c] x^a y^b W^c``.
+    float32 or float64 and C-contiguous (read-only arrays are fine). The model is
+    ``y_t = sigmoid(W_t x_t)``, ``W_{t+1} = W_t + eta * sum theta[a,b,c] x^a y^b W^c``.
+
+    The fitted terms are all 27 by default; ``terms`` names them (labels of :data:`TERMS`,
+    e.g. ``["x*y", "y^2*w"]``) or ``mask`` selects them (booleans, shape (3, 3, 3) indexed
+    ``[a, b, c]`` as the ``coeff_mask`` of Mehta et al.'s code, or flat (27,)); the other
+    coefficients stay 0.
 
     Options, as in a config file: ``epochs`` and ``lr`` of full-batch Adam,
     ``refine_iterations`` of Levenberg-Marquardt after it (needs ``l1 = 0``), ``cutoff`` the
-    fraction of each session's steps fitted (default all), ``trainable`` the term labels fitted
-    (default all 27), ``seed``, ``eta`` the plasticity rate, ``l1`` the penalty on theta.
+    fraction of each session's steps fitted (default all), ``seed``, ``eta`` the plasticity
+    rate, ``l1`` the penalty on theta. ``progress(done, total, "epochs")`` is called as the
+    fit advances (see :data:`Progress`).
 
     Raises :class:`ConfigError` (a ``ValueError``) for a bad option or array, with the command
-    line's message; :class:`RunError` when the fit fails. The GIL is released during the fit.
+    line's message; :class:`RunError` when the fit fails. The GIL is released during the fit;
+    Ctrl-C stops it and raises ``KeyboardInterrupt``.
     """
     fit = {"epochs": epochs, "lr": lr, "refine_iterations": refine_iterations, "l1": l1}
     config: Dict[str, Any] = {
@@ -210,13 +279,12 @@ def fit_rate(
     overrides.append(f"seed={json.dumps(seed)}")
     if cutoff is not None:
         overrides.append(f"evaluation.cutoff={json.dumps(cutoff)}")
+    trainable = _trainable(terms, mask)
     if trainable is not None:
-        if isinstance(trainable, str):
-            raise TypeError("trainable must be a sequence of term labels, not one string")
-        overrides.append(f"student.trainable={json.dumps(list(trainable))}")
+        overrides.append(f"student.trainable={json.dumps(trainable)}")
     # `fit.epochs` is required: the overrides fill it, each checked as on the command line.
     config["fit"] = {"epochs": 1}
-    r = _synplast.fit_rate(x, y, w0, json.dumps(config, indent=2), overrides)
+    r = _synplast.fit_rate(x, y, w0, json.dumps(config, indent=2), overrides, progress)
     return RateFit(
         theta=r["theta"],
         terms=list(r["terms"]),
@@ -244,3 +312,6 @@ def simulate_rate(
     """
     th = np.ascontiguousarray(np.asarray(theta, dtype=np.float64))
     return _synplast.simulate_rate(th, x, w0, float(eta))
+
+
+from . import fsbi  # noqa: E402  (after ConfigError, which it raises)

@@ -83,14 +83,80 @@ def test_fit_rate_recovers_oja_from_noisy_gappy_recordings():
     assert np.isfinite(fit.stderr).all()
 
 
-def test_fit_rate_float32_and_trainable_subset():
+def test_fit_rate_float32_and_a_subset_of_terms_by_label_or_mask():
     x, y, w0 = simulate_oja(sessions=2, steps=50)
     fit = synplast.fit_rate(x.astype(np.float32), y.astype(np.float32), w0,
-                            epochs=5, refine_iterations=0, trainable=["x*y", "y^2*w"])
+                            terms=["x*y", "y^2*w"], epochs=5, refine_iterations=0)
     others = [k for k in range(27) if k not in (OJA_XY, OJA_YYW)]
     assert np.all(fit.theta[others] == 0.0)
     assert np.all(np.isnan(fit.stderr[others]))
     assert len(fit.identifiability["terms"]) == 2
+    # The same terms as the coeff_mask of Mehta et al.'s code: [a, b, c] of x^a y^b w^c.
+    mask = np.zeros((3, 3, 3), dtype=bool)
+    mask[1, 1, 0] = mask[0, 2, 1] = True
+    by_mask = synplast.fit_rate(x.astype(np.float32), y.astype(np.float32), w0, mask=mask,
+                                epochs=5, refine_iterations=0)
+    assert by_mask.theta.tobytes() == fit.theta.tobytes()
+    flat = synplast.fit_rate(x, y, w0, mask=mask.reshape(27), epochs=5, refine_iterations=0)
+    assert np.flatnonzero(flat.theta).tolist() == [OJA_YYW, OJA_XY]
+    assert synplast.TERMS[OJA_XY] == "x*y" and len(synplast.TERMS) == 27
+    with pytest.raises(synplast.ConfigError, match=r"^give terms \(labels\) or mask \(booleans\), not both$"):
+        synplast.fit_rate(x, y, w0, terms=["x*y"], mask=mask)
+    with pytest.raises(synplast.ConfigError, match=r"^mask: expected shape \(3, 3, 3\)"):
+        synplast.fit_rate(x, y, w0, mask=np.ones(26, dtype=bool))
+    with pytest.raises(synplast.ConfigError, match=r"^mask: expected booleans, got dtype float64$"):
+        synplast.fit_rate(x, y, w0, mask=np.ones(27))
+
+
+def test_read_only_arrays_are_read():
+    """Nothing is written into the caller's arrays, so read-only ones (a memory-mapped
+    `numpy.load(..., mmap_mode="r")`) are accepted and give the same fit."""
+    x, y, w0 = simulate_oja(sessions=2, steps=40)
+    a = synplast.fit_rate(x, y, w0, epochs=5, refine_iterations=0)
+    for arr in (x, y, w0):
+        arr.setflags(write=False)
+    b = synplast.fit_rate(x, y, w0, epochs=5, refine_iterations=0)
+    assert a.theta.tobytes() == b.theta.tobytes()
+    ys, _ = synplast.simulate_rate(a.theta, x, w0)
+    assert np.isfinite(ys).all()
+
+
+def test_progress_callback_and_stopping_from_it():
+    x, y, w0 = simulate_oja(sessions=4, steps=200)
+    calls = []
+    synplast.fit_rate(x, y, w0, epochs=300, refine_iterations=0,
+                      progress=lambda done, total, unit: calls.append((done, total, unit)))
+    assert calls, "the callback was never called"
+    assert calls[-1] == (300, 300, "epochs")
+    assert all(a[0] <= b[0] for a, b in zip(calls, calls[1:]))
+
+    class Enough(Exception):
+        pass
+
+    def stop(done, total, unit):
+        if done > 0:
+            raise Enough(f"{done}/{total}")
+
+    with pytest.raises(Enough):
+        synplast.fit_rate(x, y, w0, epochs=100000, refine_iterations=0, progress=stop)
+
+
+def test_ctrl_c_stops_a_long_fit():
+    import signal
+    import threading
+    import time
+
+    x, y, w0 = simulate_oja(sessions=4, steps=200)
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    t0 = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            synplast.fit_rate(x, y, w0, epochs=100000, refine_iterations=0)
+    finally:
+        timer.cancel()
+    # 100000 epochs would take minutes; the stop comes at the next epoch.
+    assert time.monotonic() - t0 < 20
 
 
 def test_fit_rate_is_deterministic():
@@ -129,7 +195,7 @@ def test_fit_rate_bad_options_raise_config_error():
     with pytest.raises(synplast.ConfigError, match=r"^<override `fit.epochs=0`>:1:1: fit.epochs: "):
         synplast.fit_rate(x, y, w0, epochs=0)
     with pytest.raises(synplast.ConfigError, match=r"student.trainable"):
-        synplast.fit_rate(x, y, w0, trainable=["x*q"])
+        synplast.fit_rate(x, y, w0, terms=["x*q"])
     with pytest.raises(synplast.ConfigError, match=r"evaluation.cutoff"):
         synplast.fit_rate(x, y, w0, cutoff=1.5)
 
@@ -231,3 +297,97 @@ def test_simulate_rate_matches_numpy_oja_and_rejects_bad_arrays():
     blow_up[2] = 50.0  # w^2: the weights diverge
     with pytest.raises(synplast.RunError, match="session 0"):
         synplast.simulate_rate(blow_up, x, w0 + 1.0)
+
+
+def test_run_stopped_mid_way_resumes_to_the_bytes_of_a_run_in_one_go(tmp_path, capsys):
+    """A stop (here from the progress callback; Ctrl-C works the same) leaves the run
+    directory `interrupted`; `resume=True` finishes it with the bytes of an uninterrupted run."""
+    os.chdir(ROOT)
+    cfg = "experiments/oja_from_recordings.yaml"
+    ov = ["evaluation.bootstrap=4", "fit.epochs=40", "fit.refine_iterations=5"]
+
+    class Stop(Exception):
+        pass
+
+    def stop_half_way(done, total, unit):
+        if done >= total // 2:
+            raise Stop()
+
+    with pytest.raises(Stop):
+        synplast.run(cfg, out=tmp_path / "a", overrides=ov, progress=stop_half_way)
+    meta = json.loads((tmp_path / "a" / "meta.json").read_text())
+    assert meta["status"] == "interrupted"
+    resumed = synplast.run(cfg, out=tmp_path / "a", overrides=ov, resume=True, quiet=False)
+    assert resumed.status == "ok"
+    printed = capsys.readouterr().out
+    assert resumed.summary and printed.startswith(resumed.summary)
+    assert f"run directory: {tmp_path / 'a'}" in printed
+    whole = synplast.run(cfg, out=tmp_path / "b", overrides=ov)
+    assert capsys.readouterr().out == ""  # quiet=True prints nothing
+    files = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
+    assert Path("bootstrap") in {f.parent for f in files}
+    for f in files:
+        if f.name != "meta.json":
+            assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
+SMALL_NET = dict(n_exc=64, n_inh=16, inputs=400, input_p=0.1, learn_s=1, score_s=1)
+
+
+def prior_draws(n, seed):
+    rng = np.random.default_rng(seed)
+    low = np.tile(synplast.fsbi.PRIOR_LOW, 4)
+    high = np.tile(synplast.fsbi.PRIOR_HIGH, 4)
+    return low + (high - low) * rng.random((n, 24))
+
+
+def test_fsbi_simulate_is_the_same_with_one_thread_and_two():
+    params = prior_draws(2, seed=1)
+    one = synplast.fsbi.simulate(params, seed=5, threads=1, **SMALL_NET)
+    two = synplast.fsbi.simulate(params, seed=5, threads=2, **SMALL_NET)
+    assert one.shape == (2, len(synplast.fsbi.METRICS)) and one.dtype == np.float64
+    assert one.tobytes() == two.tobytes()
+    assert synplast.fsbi.PARAMS[0] == "ee_tau_pre" and len(synplast.fsbi.PARAMS) == 24
+    assert synplast.fsbi.METRICS[-1] == "plausible"
+    # Another seed is another network realisation.
+    assert synplast.fsbi.simulate(params, seed=6, threads=1, **SMALL_NET).tobytes() != one.tobytes()
+    # Only the plastic types' columns, in their order, give the same as the full 24 with zeros.
+    ie = params[:, 12:18]
+    full = np.zeros_like(params)
+    full[:, 12:18] = ie
+    a = synplast.fsbi.simulate(ie, seed=5, types=["ie"], threads=1, **SMALL_NET)
+    b = synplast.fsbi.simulate(full, seed=5, types=["ie"], threads=1, **SMALL_NET)
+    assert a.tobytes() == b.tobytes()
+
+
+def test_fsbi_simulate_reproduces_a_rule_filter_run(tmp_path):
+    os.chdir(ROOT)
+    ov = ["rules=2"] + [f"network.{k}={v}" for k, v in SMALL_NET.items()]
+    r = synplast.run("experiments/rule_filter_small.yaml", out=tmp_path / "rf", overrides=ov)
+    assert r.status == "ok"
+    params = np.load(tmp_path / "rf" / "params.npy")
+    m = synplast.fsbi.simulate(params, seed=r.metrics["seed"], **SMALL_NET)
+    header = (tmp_path / "rf" / "rules.csv").read_text().splitlines()[0].split(",")
+    rows = np.loadtxt(tmp_path / "rf" / "rules.csv", delimiter=",", skiprows=1, ndmin=2)
+    for name in ["rate_exc", "rate_inh", "cv_isi", "fano_spatial", "autocov", "creep"]:
+        np.testing.assert_array_equal(m[:, synplast.fsbi.METRICS.index(name)],
+                                      rows[:, header.index(name)], err_msg=name)
+    np.testing.assert_array_equal(m[:, -1], rows[:, header.index("accepted")])
+
+
+def test_fsbi_simulate_bad_input_raises_with_the_message():
+    params = prior_draws(1, seed=2)
+    cases = [
+        ((np.zeros((2, 23)),), {}, r"^params: expected shape \(n, 24\) \(all four types\) or \(n, 24\)"),
+        ((np.where(np.arange(24) == 3, np.nan, params),), {}, r"^params\[0, 3\] \(ee_beta\) must be finite, got NaN$"),
+        ((np.where(np.arange(24) == 7, -0.01, params),), {}, r"^params\[0, 7\] \(ei_tau_post\) is -0.01; time constants \(s\) must be > 0$"),
+        ((params,), {"types": ["ee"]}, r"^params\[0, 6\] \(ei_tau_pre\) is .* but ei is static here \(types: ee\)"),
+        ((params,), {"nexc": 10}, r"^fsbi.simulate: nexc: unknown field `nexc`, expected one of n_exc, n_inh, "),
+        ((params,), {"n_exc": -3}, r"^fsbi.simulate: n_exc: "),
+        ((params,), {"types": ["eee"]}, r"^fsbi.simulate: types"),
+        ((params,), {"threads": 0}, r"^threads must be a positive integer or None, got 0$"),
+    ]
+    for args, kw, message in cases:
+        with pytest.raises(synplast.ConfigError, match=message):
+            synplast.fsbi.simulate(*args, **{**SMALL_NET, **kw})
+    assert synplast.fsbi.simulate(np.zeros((0, 24))).shape == (0, len(synplast.fsbi.METRICS))

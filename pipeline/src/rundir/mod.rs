@@ -64,9 +64,10 @@ pub struct RunOptions {
     pub command: Vec<String>,
     /// Continue the interrupted run in `out` from its checkpoints.
     pub resume: bool,
-    /// Leave the process's signal handlers alone (a host such as the Python interpreter owns
-    /// them): Ctrl-C, SIGTERM and SIGHUP then do not ask the run to stop.
-    pub keep_signal_handlers: bool,
+    /// Run inside a host that owns the process (the Python interpreter): its signal handlers
+    /// are left alone (the host asks for a stop through [`crate::interrupt::request`]) and
+    /// nothing is printed; the summary and the messages are in the [`Outcome`].
+    pub embedded: bool,
 }
 
 /// How a [`run_outcome`] ended.
@@ -78,6 +79,8 @@ pub struct Outcome {
     pub dir: Option<PathBuf>,
     /// Why the run was refused (exit 2), failed (1) or stopped (130); what was printed.
     pub error: Option<String>,
+    /// The one-line summary of a finished run (exit 0).
+    pub summary: Option<String>,
 }
 
 /// What a kind's run sees of its directory.
@@ -313,15 +316,21 @@ pub fn run(job: &dyn Job, opts: &RunOptions) -> i32 {
 pub fn run_outcome(job: &dyn Job, opts: &RunOptions) -> Outcome {
     let started = now_secs();
     let clock = Instant::now();
-    if !opts.keep_signal_handlers {
+    if !opts.embedded {
         crate::interrupt::install();
     }
+    let say = |text: &str| {
+        if !opts.embedded {
+            eprintln!("{text}");
+        }
+    };
     let refused = |code: i32, dir: Option<PathBuf>, msg: String| {
-        eprintln!("synplast: {msg}");
+        say(&format!("synplast: {msg}"));
         Outcome {
             code,
             dir,
             error: Some(msg),
+            summary: None,
         }
     };
     let dir = if opts.resume {
@@ -360,9 +369,7 @@ pub fn run_outcome(job: &dyn Job, opts: &RunOptions) -> Outcome {
         resumed.push(json!(utc_string(started)));
         meta["resumed_utc"] = json!(resumed);
         if job.resume() == Resume::Rerun {
-            eprintln!(
-                "synplast: this kind keeps no checkpoints; running it again from the start (same seed, same bytes)"
-            );
+            say("synplast: this kind keeps no checkpoints; running it again from the start (same seed, same bytes)");
         }
     }
     let first = if opts.resume {
@@ -380,31 +387,35 @@ pub fn run_outcome(job: &dyn Job, opts: &RunOptions) -> Outcome {
         Ok(summary) => {
             meta["status"] = json!("ok");
             meta.as_object_mut().map(|m| m.remove("error"));
-            println!("{summary}");
-            println!("run directory: {}", dir.display());
+            if !opts.embedded {
+                println!("{summary}");
+                println!("run directory: {}", dir.display());
+            }
             0
         }
         Err(e) if e.interrupted => {
             meta["status"] = json!("interrupted");
-            eprintln!(
-                "synplast: interrupted; the run directory is valid: {}",
+            say(&format!(
+                "synplast: interrupted; the run directory is valid: {}\ncontinue with: synplast run --resume {}",
+                dir.display(),
                 dir.display()
-            );
-            eprintln!("continue with: synplast run --resume {}", dir.display());
+            ));
             130
         }
         Err(e) => {
             meta["status"] = json!("failed");
             meta["error"] = json!(e.message);
-            eprintln!("synplast: run failed: {e}");
-            eprintln!("run directory (partial): {}", dir.display());
+            say(&format!(
+                "synplast: run failed: {e}\nrun directory (partial): {}",
+                dir.display()
+            ));
             1
         }
     };
     let code = match put(&dir, "meta.json", &pretty(&meta)) {
         Ok(()) => code,
         Err(e) => {
-            eprintln!("synplast: {e}");
+            say(&format!("synplast: {e}"));
             error = Some(e.message);
             1
         }
@@ -414,5 +425,6 @@ pub fn run_outcome(job: &dyn Job, opts: &RunOptions) -> Outcome {
         code,
         dir: Some(dir),
         error,
+        summary: result.ok(),
     }
 }

@@ -12,8 +12,10 @@
 //! | file | what |
 //! |---|---|
 //! | `config.rs` | config types, defaults, validation |
+//! | `candidate.rs` | one candidate: its parameters in the network, its seed, its metrics as numbers |
 //! | `run.rs` | drawing, simulating and filtering the rules; records, metrics, artifacts |
 
+pub mod candidate;
 pub mod config;
 pub mod run;
 

@@ -1,15 +1,15 @@
 //! The run of `rule_filter`: rules drawn, simulated in parallel, one record each, filtered;
 //! the tables, arrays and metrics.
 
+use super::candidate::{param_names, simulate_candidate};
 use super::config::RuleFilterConfig;
-use crate::config::Finite;
 use crate::error::RunError;
 use crate::io::{csv_bytes, npy_bytes};
 use crate::parallel;
 use crate::progress::Progress;
 use crate::rng::Rng;
 use crate::rundir::RunDir;
-use crate::sim::fsbi::{simulate, FsbiConfig, Plausibility, CONSTRAINTS, TYPES};
+use crate::sim::fsbi::{Plausibility, CONSTRAINTS, TYPES};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -46,24 +46,6 @@ pub fn draw(cfg: &RuleFilterConfig, k: u32) -> Vec<f64> {
     p
 }
 
-fn with_rules(cfg: &RuleFilterConfig, p: &[f64]) -> FsbiConfig {
-    let mut f = cfg.network.clone();
-    let rule = |t: usize| -> Option<[Finite; 6]> {
-        cfg.types.iter().any(|x| x.index() == t).then(|| {
-            let mut r = [Finite(0.0); 6];
-            for j in 0..6 {
-                r[j] = Finite(p[t * 6 + j]);
-            }
-            r
-        })
-    };
-    f.rules.ee = rule(0);
-    f.rules.ei = rule(1);
-    f.rules.ie = rule(2);
-    f.rules.ii = rule(3);
-    f
-}
-
 fn accepted(cfg: &RuleFilterConfig, m: &Plausibility) -> bool {
     m.pass.iter().all(|(k, ok)| {
         *ok || cfg
@@ -93,18 +75,23 @@ pub fn run(cfg: &RuleFilterConfig, dir: &RunDir) -> Result<String, RunError> {
             return Ok(None);
         }
         let params = draw(cfg, k);
-        let f = with_rules(cfg, &params);
-        let rule_seed = crate::config::fnv1a(format!("{seed}/{k}").as_bytes()) >> 11;
-        let o = simulate(&f, rule_seed, |_| !crate::interrupt::requested())
-            .map_err(|e| RunError::new(format!("rule {k}: {e}")))?;
-        let Some(o) = o else {
+        let o = simulate_candidate(
+            &cfg.network,
+            &cfg.types,
+            &params,
+            seed,
+            u64::from(k),
+            || !crate::interrupt::requested(),
+        )
+        .map_err(|e| RunError::new(format!("rule {k}: {e}")))?;
+        let Some(m) = o else {
             return Ok(None);
         };
         let rec = RuleRecord {
             index: k,
             params,
-            metrics: serde_json::to_value(&o.metrics).unwrap_or_default(),
-            accepted: accepted(cfg, &o.metrics),
+            metrics: serde_json::to_value(&m).unwrap_or_default(),
+            accepted: accepted(cfg, &m),
         };
         store.save_record(RULE_RECORDS, &key, &rec)?;
         progress.tick(1, None);
@@ -119,11 +106,7 @@ pub fn run(cfg: &RuleFilterConfig, dir: &RunDir) -> Result<String, RunError> {
         }
     }
     let mut header: Vec<String> = vec!["rule".into()];
-    for t in TYPES {
-        for p in ["tau_pre", "tau_post", "alpha", "beta", "gamma", "kappa"] {
-            header.push(format!("{t}_{p}"));
-        }
-    }
+    header.extend(param_names());
     // Every constrained metric is a number in the record, named as its constraint (the last
     // constraint, mean_weights_bounded, is a verdict over the four mean weights).
     let metric_keys: Vec<&str> = CONSTRAINTS

@@ -1,0 +1,164 @@
+//! One candidate doublet rule: its 24 parameters in the fSBI network, its seed, its
+//! simulation and its metrics as numbers. Shared by the runs of `rule_filter` and by the
+//! Python package's `synplast.fsbi.simulate`, so the two give the same numbers for the same
+//! parameters and seed.
+
+use crate::config::Finite;
+use crate::sim::fsbi::{simulate, ConnType, FsbiConfig, Plausibility, TYPES};
+
+/// Names of the six parameters of one type's doublet rule, in order (tau in s).
+pub const RULE_PARAMS: [&str; 6] = ["tau_pre", "tau_post", "alpha", "beta", "gamma", "kappa"];
+
+/// The 24 parameter names, `<type>_<param>`, in the order of a candidate's parameters
+/// (`ee`, `ei`, `ie`, `ii`, each [`RULE_PARAMS`]).
+pub fn param_names() -> Vec<String> {
+    TYPES
+        .iter()
+        .flat_map(|t| RULE_PARAMS.iter().map(move |p| format!("{t}_{p}")))
+        .collect()
+}
+
+/// The network with the doublet rules `p` (24 numbers) on the connection types `types`; the
+/// other types are static (their six numbers are not read).
+pub fn with_rules(network: &FsbiConfig, types: &[ConnType], p: &[f64]) -> FsbiConfig {
+    let mut f = network.clone();
+    let rule = |t: ConnType| -> Option<[Finite; 6]> {
+        types.contains(&t).then(|| {
+            let mut r = [Finite(0.0); 6];
+            for (j, v) in r.iter_mut().enumerate() {
+                *v = Finite(p[t.index() * 6 + j]);
+            }
+            r
+        })
+    };
+    f.rules.ee = rule(ConnType::Ee);
+    f.rules.ei = rule(ConnType::Ei);
+    f.rules.ie = rule(ConnType::Ie);
+    f.rules.ii = rule(ConnType::Ii);
+    f
+}
+
+/// The network seed of candidate `k` of a run seeded `seed`: `fnv1a("<seed>/<k>") >> 11`.
+pub fn network_seed(seed: u64, k: u64) -> u64 {
+    crate::config::fnv1a(format!("{seed}/{k}").as_bytes()) >> 11
+}
+
+/// Simulates candidate `k` (network seed [`network_seed`]); `None` when `keep_going` said
+/// stop. The network must have passed [`crate::sim::fsbi::validate`] with these rules.
+pub fn simulate_candidate(
+    network: &FsbiConfig,
+    types: &[ConnType],
+    p: &[f64],
+    seed: u64,
+    k: u64,
+    keep_going: impl Fn() -> bool,
+) -> Result<Option<Plausibility>, String> {
+    let f = with_rules(network, types, p);
+    simulate(&f, network_seed(seed, k), |_| keep_going())
+        .map(|o| o.map(|o| o.metrics))
+        .map_err(|e| e.to_string())
+}
+
+/// Names of [`metric_values`], in order.
+pub const METRIC_NAMES: [&str; 17] = [
+    "rate_exc",
+    "rate_inh",
+    "cv_isi",
+    "cv_isi_inh",
+    "fano_spatial",
+    "fano_temporal",
+    "autocov",
+    "saturation",
+    "creep",
+    "mean_w_ee",
+    "mean_w_ei",
+    "mean_w_ie",
+    "mean_w_ii",
+    "simulated_s",
+    "aborted",
+    "constraints_met",
+    "plausible",
+];
+
+/// A candidate's metrics as numbers, in the order of [`METRIC_NAMES`] (rates in Hz, times in
+/// s; `aborted` and `plausible` are 0 or 1, `constraints_met` counts the constraints that
+/// hold). Statistics with no data (no spikes, an aborted run) are NaN.
+pub fn metric_values(m: &Plausibility) -> Vec<f64> {
+    let b = |v: bool| f64::from(u8::from(v));
+    let mut v = vec![
+        m.rate_exc,
+        m.rate_inh,
+        m.cv_isi,
+        m.cv_isi_inh,
+        m.fano_spatial,
+        m.fano_temporal,
+        m.autocov,
+        m.saturation,
+        m.creep,
+    ];
+    v.extend(m.mean_w);
+    v.push(m.simulated_s);
+    v.push(b(m.aborted));
+    v.push(m.pass.iter().filter(|p| p.1).count() as f64);
+    v.push(b(m.plausible));
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_values_and_the_order_of_types() {
+        let names = param_names();
+        assert_eq!(names.len(), 24);
+        assert_eq!(names[0], "ee_tau_pre");
+        assert_eq!(names[6 * 2 + 3], "ie_beta");
+        assert_eq!(names[23], "ii_kappa");
+        let m = Plausibility {
+            aborted: true,
+            simulated_s: 2.5,
+            rate_exc: 1.0,
+            rate_inh: 2.0,
+            cv_isi: 3.0,
+            cv_isi_inh: 4.0,
+            fano_spatial: 5.0,
+            fano_temporal: 6.0,
+            autocov: 7.0,
+            saturation: 8.0,
+            creep: 9.0,
+            mean_w: [10.0, 11.0, 12.0, 13.0],
+            pass: vec![("a".into(), true), ("b".into(), false), ("c".into(), true)],
+            plausible: false,
+        };
+        let v = metric_values(&m);
+        assert_eq!(v.len(), METRIC_NAMES.len());
+        let at = |n: &str| v[METRIC_NAMES.iter().position(|x| *x == n).unwrap()];
+        assert_eq!(at("cv_isi_inh"), 4.0);
+        assert_eq!(at("mean_w_ie"), 12.0);
+        assert_eq!(at("simulated_s"), 2.5);
+        assert_eq!(at("aborted"), 1.0);
+        assert_eq!(at("constraints_met"), 2.0);
+        assert_eq!(at("plausible"), 0.0);
+    }
+
+    #[test]
+    fn static_types_are_not_read() {
+        let net: FsbiConfig = serde_json::from_str(
+            r#"{"n_exc": 8, "n_inh": 2, "p": 0.1, "w": [0.1, 0.1, 1, 1], "w_max": 20, "inputs": 10,
+                "input_p": 0.1, "input_w": 0.1, "input_rate": [5, 15], "delay_ms": 0.8,
+                "eta": 0.01, "rules": {}, "learn_s": 0, "score_s": 1}"#,
+        )
+        .unwrap();
+        let mut p = [0.0; 24];
+        p[6..12].copy_from_slice(&[0.02, 0.03, 1.0, 2.0, 3.0, 4.0]);
+        let f = with_rules(&net, &[ConnType::Ei], &p);
+        assert_eq!(f.rules.ee, None);
+        assert_eq!(
+            f.rules.ei.map(|r| r.map(|v| v.0)),
+            Some([0.02, 0.03, 1.0, 2.0, 3.0, 4.0])
+        );
+        p[0] = f64::NAN; // a static type's numbers are never read
+        assert_eq!(with_rules(&net, &[ConnType::Ei], &p), f);
+    }
+}
