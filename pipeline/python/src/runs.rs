@@ -39,9 +39,11 @@ type RunReturn = (i32, Option<PathBuf>, Option<String>, Option<String>);
 /// bad config or data (exit 2 before anything is written). `resume` continues the
 /// interrupted run in `out`. Ctrl-C (`KeyboardInterrupt`) stops the run at its next
 /// checkpoint, leaving `meta.json` `interrupted`, and is then raised; `progress(done, total,
-/// unit)` is called as the run's progress bars advance.
+/// unit)` is called as the run's progress bars advance. `threads` workers for this run
+/// (None: `SYNPLAST_THREADS` or every core), as `synplast run --threads`; the bytes do not
+/// depend on it.
 #[pyfunction]
-#[pyo3(signature = (path=None, text=None, name="<dict>", out=None, overrides=Vec::new(), quiet=true, force=false, resume=false, progress=None))]
+#[pyo3(signature = (path=None, text=None, name="<dict>", out=None, overrides=Vec::new(), quiet=true, force=false, resume=false, progress=None, threads=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn run(
     py: Python<'_>,
@@ -54,6 +56,7 @@ pub fn run(
     force: bool,
     resume: bool,
     progress: Option<Bound<'_, PyAny>>,
+    threads: Option<usize>,
 ) -> PyResult<RunReturn> {
     let mut exp = py.detach(|| -> PyResult<_> {
         let exp = load(path.as_deref(), text.as_deref(), name, &overrides)?;
@@ -80,7 +83,9 @@ pub fn run(
     synplast::interrupt::clear();
     controlled(py, progress.as_ref(), synplast::interrupt::request, |ctl| {
         synplast::progress::observe(Some(ctl.progress.clone()));
+        synplast::parallel::set_threads(threads.unwrap_or(0));
         let o = rundir::run_outcome(&exp, &opts);
+        synplast::parallel::set_threads(0);
         synplast::progress::observe(None);
         (o.code, o.dir, o.error, o.summary)
     })

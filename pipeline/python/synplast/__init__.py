@@ -122,6 +122,7 @@ def run(
     force: bool = False,
     resume: bool = False,
     progress: Optional[Progress] = None,
+    threads: Optional[int] = None,
 ) -> RunResult:
     """Run an experiment into a run directory, as ``synplast run``.
 
@@ -133,8 +134,11 @@ def run(
     command line's (``meta.json`` apart: times and the command). With ``quiet=False`` the
     summary line and the run directory are printed, as the command line prints them.
 
-    ``progress(done, total, unit)`` is called as the run advances (see :data:`Progress`). The
-    GIL is released during the run. Ctrl-C (``KeyboardInterrupt``) stops it at its next safe
+    ``progress(done, total, unit)`` is called as the run advances (see :data:`Progress`).
+    ``threads`` sets the worker threads of this run (default ``SYNPLAST_THREADS`` or every
+    core, as ``synplast run --threads``); the bytes do not depend on it. The GIL is released
+    during the run (one run at a time per process: the thread count and the stop request are
+    the process's). Ctrl-C (``KeyboardInterrupt``) stops it at its next safe
     point: ``meta.json`` then says ``interrupted``, ``run(config, out=dir, resume=True)``
     finishes it, and the ``KeyboardInterrupt`` is raised.
 
@@ -144,6 +148,8 @@ def run(
     """
     if resume and out is None:
         raise ConfigError("resume=True needs out, the directory of the interrupted run")
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise ConfigError(f"threads must be a positive integer or None, got {threads!r}")
     code, d, error, summary = _synplast.run(
         out=None if out is None else os.fspath(out),
         overrides=_overrides(overrides),
@@ -151,6 +157,7 @@ def run(
         force=bool(force),
         resume=bool(resume),
         progress=progress,
+        threads=threads,
         **_source(config),
     )
     if code == 2 or d is None:

@@ -1,12 +1,20 @@
 """Type stub of the `synplast` package (see `__init__.py` for the documentation)."""
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from . import fsbi as fsbi
+
 __version__: str
 
+TERMS: Tuple[str, ...]
+"""The labels of the 27 Taylor terms, flat order 9a + 3b + c."""
+
 Config = Union[str, os.PathLike[str], Mapping[str, Any]]
+
+Progress = Callable[[int, int, str], Any]
+"""progress(done, total, unit), called at most every 100 ms while a long call advances."""
 
 class ConfigError(ValueError):
     """A bad config, override or data (the command line's exit 2), with its message."""
@@ -20,6 +28,7 @@ class RunResult:
     status: str
     metrics: Optional[Dict[str, Any]]
     error: Optional[str]
+    summary: Optional[str]
 
 class RateFit:
     """A Taylor rule fitted to recorded activity."""
@@ -45,6 +54,9 @@ def run(
     overrides: Sequence[str] = ...,
     quiet: bool = ...,
     force: bool = ...,
+    resume: bool = ...,
+    progress: Optional[Progress] = ...,
+    threads: Optional[int] = ...,
 ) -> RunResult:
     """Run an experiment into a run directory as `synplast run`."""
 
@@ -52,15 +64,17 @@ def fit_rate(
     x: np.ndarray,
     y: np.ndarray,
     w0: Optional[np.ndarray] = ...,
+    terms: Optional[Sequence[str]] = ...,
+    mask: Optional[np.ndarray] = ...,
     *,
     epochs: int = ...,
     lr: float = ...,
     refine_iterations: int = ...,
     cutoff: Optional[float] = ...,
-    trainable: Optional[Sequence[str]] = ...,
     seed: int = ...,
     eta: float = ...,
     l1: float = ...,
+    progress: Optional[Progress] = ...,
 ) -> RateFit:
     """Fit a 27-term Taylor rule to recorded activity arrays."""
 

@@ -322,7 +322,7 @@ def test_run_stopped_mid_way_resumes_to_the_bytes_of_a_run_in_one_go(tmp_path, c
     printed = capsys.readouterr().out
     assert resumed.summary and printed.startswith(resumed.summary)
     assert f"run directory: {tmp_path / 'a'}" in printed
-    whole = synplast.run(cfg, out=tmp_path / "b", overrides=ov)
+    whole = synplast.run(cfg, out=tmp_path / "b", overrides=ov, threads=1)
     assert capsys.readouterr().out == ""  # quiet=True prints nothing
     files = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
     assert Path("bootstrap") in {f.parent for f in files}
