@@ -17,7 +17,8 @@ Needs `sbi` (and with it torch): `pip install sbi`, then from the repository roo
 `--small` uses a network of 128 E + 32 I neurons for a quick try. A rule of the default network
 (512 E + 128 I, 10 s + 5 s) takes about 2 s of one core; the simulator uses every core
 (`--threads`). Rules whose rates ran away are stopped by the rate checker and give NaN
-statistics; sbi leaves those simulations out of training (they are counted in the output).
+statistics, replaced by a value far outside every plausible range (multi-round NPE needs a
+number); they are counted in the output.
 """
 
 from __future__ import annotations
@@ -34,13 +35,20 @@ STATS = ["rate_exc", "rate_inh", "cv_isi", "fano_spatial", "fano_temporal", "aut
 X_O = np.array([np.log10(10.0), np.log10(10.0), 1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
 
 
+INVALID = 5.0
+"""Stands in for a statistic a rule does not define (no spikes, a run the rate checker stopped):
+far outside the plausible range of every statistic, as sbi asks for multi-round NPE."""
+
+
 def summaries(metrics: np.ndarray) -> np.ndarray:
-    """The eight statistics of each rule; rates on a log10 scale (NaN where undefined)."""
+    """The eight statistics of each rule, rates on a log10 scale; a silent population's rate
+    is -2 (0.01 Hz) and any other undefined statistic is INVALID."""
     cols = [synplast.fsbi.METRICS.index(s) for s in STATS]
     x = metrics[:, cols].copy()
     with np.errstate(divide="ignore", invalid="ignore"):
         x[:, :2] = np.log10(x[:, :2])
-    x[~np.isfinite(x)] = np.nan
+    x[:, :2][np.isneginf(x[:, :2])] = -2.0
+    x[~np.isfinite(x)] = INVALID
     return x
 
 
@@ -72,11 +80,11 @@ def main() -> None:
         plausible = int(m[:, synplast.fsbi.METRICS.index("plausible")].sum())
         aborted = int(m[:, synplast.fsbi.METRICS.index("aborted")].sum())
         print(f"  simulated {len(m)} rules in {time.monotonic() - t0:.1f} s: {plausible} plausible, "
-              f"{aborted} stopped by the rate checker, {int(np.isnan(x).any(axis=1).sum())} with "
+              f"{aborted} stopped by the rate checker, {int((x == INVALID).any(axis=1).sum())} with "
               f"undefined statistics")
         return torch.tensor(x, dtype=torch.float32), plausible
 
-    inference = NPE(prior=prior)
+    inference = NPE(prior=prior, show_progress_bars=False)
     proposal = prior
     for r in range(args.rounds):
         print(f"round {r + 1}: drawing {args.sims} rules from the "

@@ -16,6 +16,7 @@
 //! | `run.rs` | drawing, simulating and filtering the rules; records, metrics, artifacts |
 
 pub mod candidate;
+pub mod classifier;
 pub mod config;
 pub mod run;
 
