@@ -31,6 +31,23 @@ impl Rng {
         Self { inner, spare: None }
     }
 
+    /// Substreams `start, start + 1, ...` of this stream, each as [`Rng::substream`] gives it,
+    /// one jump apart: `n` substreams cost `start + n` jumps in all instead of the
+    /// `n (start + n / 2)` of calling `substream` for each.
+    pub fn substreams(&self, start: u32) -> impl Iterator<Item = Rng> {
+        let mut inner = self.inner.clone();
+        for _ in 0..start {
+            inner.jump();
+        }
+        std::iter::from_fn(move || {
+            inner.jump();
+            Some(Rng {
+                inner: inner.clone(),
+                spare: None,
+            })
+        })
+    }
+
     /// A uniform `u64`.
     pub fn next_u64(&mut self) -> u64 {
         self.inner.next_u64()
@@ -108,6 +125,14 @@ impl RngCore for Rng {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn substreams_are_the_substreams() {
+        let r = Rng::new(42);
+        for (k, mut s) in r.substreams(3).take(4).enumerate() {
+            assert_eq!(s.next_u64(), r.substream(3 + k as u32).next_u64());
+        }
+    }
 
     #[test]
     fn normal_moments_and_reproducibility() {

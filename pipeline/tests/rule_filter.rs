@@ -19,8 +19,8 @@ fn small_config() -> String {
 }
 
 fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to.join("rules")).unwrap();
-    for sub in ["", "rules"] {
+    for sub in ["", "records"] {
+        std::fs::create_dir_all(to.join(sub)).unwrap();
         for e in std::fs::read_dir(from.join(sub)).unwrap() {
             let p = e.unwrap().path();
             if p.is_file() {
@@ -38,60 +38,88 @@ fn interrupted(dir: &Path) {
     std::fs::write(meta, text).unwrap();
 }
 
+const LOG: &str = "records/shard-0-of-1.jsonl";
+
+fn resume(dir: &Path) {
+    let o = bin()
+        .args(["run", "--resume"])
+        .arg(dir)
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 #[test]
 fn rule_filter_repeats_and_resumes_without_resimulating() {
     let d = tmp("resume");
     let cfg = d.join("rf.yaml");
     std::fs::write(&cfg, small_config()).unwrap();
     let m = run_twice_same_bytes(&cfg, &d);
-    assert_eq!(
-        std::fs::read(d.join("a/rules.csv")).unwrap(),
-        std::fs::read(d.join("b/rules.csv")).unwrap()
-    );
+    for f in ["rules.csv", "params.npy", "metrics.npy", "accepted.csv"] {
+        assert_eq!(
+            std::fs::read(d.join("a").join(f)).unwrap(),
+            std::fs::read(d.join("b").join(f)).unwrap(),
+            "{f}"
+        );
+    }
     assert_eq!(m["rules"], 6);
+    let log = std::fs::read_to_string(d.join("a").join(LOG)).unwrap();
+    assert_eq!(log.lines().count(), 6, "one line per rule");
 
-    // Half the rules lost, as after an interruption: resuming simulates them again and ends
-    // with the same bytes.
+    // Half the rules lost, the last line torn, as after `kill -9`: resuming simulates the
+    // missing rules again and ends with the same bytes.
     let r = d.join("resumed");
     copy_dir(&d.join("a"), &r);
-    for k in 3..6 {
-        std::fs::remove_file(r.join(format!("rules/rule-{k}.json"))).unwrap();
-    }
+    let lines: Vec<&str> = log.lines().collect();
+    let mut kept = lines[..3].join("\n");
+    kept.push('\n');
+    kept.push_str(&lines[3][..lines[3].len() / 2]);
+    std::fs::write(r.join(LOG), kept).unwrap();
     std::fs::remove_file(r.join("metrics.json")).unwrap();
     interrupted(&r);
-    let o = bin()
-        .args(["run", "--resume"])
-        .arg(&r)
-        .arg("--quiet")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    resume(&r);
+    for f in ["metrics.json", "rules.csv", "params.npy", "metrics.npy"] {
+        assert_eq!(
+            std::fs::read(d.join("a").join(f)).unwrap(),
+            std::fs::read(r.join(f)).unwrap(),
+            "{f}"
+        );
+    }
     assert_eq!(
-        std::fs::read(d.join("a/metrics.json")).unwrap(),
-        std::fs::read(r.join("metrics.json")).unwrap()
+        std::fs::read_to_string(r.join(LOG))
+            .unwrap()
+            .lines()
+            .count(),
+        6
     );
 
-    // A rule already on disk is read back, not simulated: mark rule 0 accepted by hand and
+    // A rule already on disk is read back, not simulated: flip rule 0's verdict by hand and
     // the resumed run counts it.
     let t = d.join("tampered");
     copy_dir(&d.join("a"), &t);
-    let p0 = t.join("rules/rule-0.json");
-    let mut rec: serde_json::Value = serde_json::from_slice(&std::fs::read(&p0).unwrap()).unwrap();
+    let text = std::fs::read_to_string(t.join(LOG)).unwrap();
     let before = m["accepted"].as_u64().unwrap();
-    let was = rec["value"]["accepted"].as_bool().unwrap();
-    rec["value"]["accepted"] = serde_json::Value::Bool(!was);
-    std::fs::write(&p0, serde_json::to_vec(&rec).unwrap()).unwrap();
+    let mut was = false;
+    let edited: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let mut rec: serde_json::Value = serde_json::from_str(l).unwrap();
+            if rec["key"] == "rule-0" {
+                was = rec["value"]["accepted"].as_bool().unwrap();
+                rec["value"]["accepted"] = serde_json::Value::Bool(!was);
+            }
+            serde_json::to_string(&rec).unwrap()
+        })
+        .collect();
+    std::fs::write(t.join(LOG), edited.join("\n") + "\n").unwrap();
     interrupted(&t);
-    let o = bin()
-        .args(["run", "--resume"])
-        .arg(&t)
-        .arg("--quiet")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    resume(&t);
     let m2: serde_json::Value =
         serde_json::from_slice(&std::fs::read(t.join("metrics.json")).unwrap()).unwrap();
-    let after = m2["accepted"].as_u64().unwrap();
+    // The final verdict is recomputed from the stored metrics; the round's own count uses the
+    // stored verdict.
+    let after = m2["rounds"][0]["accepted"].as_u64().unwrap();
     assert_eq!(after as i64 - before as i64, if was { -1 } else { 1 });
 }
 

@@ -8,7 +8,8 @@ use numpy::{PyArray1, PyArrayDyn, PyArrayMethods};
 use pyo3::prelude::*;
 use synplast::io::npy::shape_text;
 use synplast::kinds::rule_filter::candidate::{
-    metric_values, param_names, simulate_candidate, with_rules, METRIC_NAMES,
+    full_params, metric_values, param_names, simulate_candidate, type_names, with_rules,
+    METRIC_NAMES,
 };
 use synplast::kinds::rule_filter::{RuleFilter, RuleFilterConfig};
 use synplast::sim::fsbi::ConnType;
@@ -53,50 +54,20 @@ pub fn fsbi_simulate<'py>(
     if p.shape.len() != 2 || (p.shape[1] != 24 && p.shape[1] != width) {
         return Err(config_error(format!(
             "params: expected shape (n, 24) (all four types) or (n, {width}) (the types {}), got {}",
-            names(&types),
+            type_names(&types),
             shape_text(&p.shape)
         )));
     }
     let n = p.shape[0];
     let cols = p.shape[1];
-    let pnames = param_names();
     let mut rows: Vec<Vec<f64>> = Vec::with_capacity(n);
     for i in 0..n {
-        let row = &p.data[i * cols..(i + 1) * cols];
-        let full: Vec<f64> = if cols == 24 {
-            row.to_vec()
-        } else {
-            let mut f = vec![0.0; 24];
-            for (j, t) in types.iter().enumerate() {
-                f[t.index() * 6..t.index() * 6 + 6].copy_from_slice(&row[j * 6..j * 6 + 6]);
-            }
-            f
-        };
-        for (j, v) in row.iter().enumerate() {
-            let name = if cols == 24 {
-                pnames[j].clone()
-            } else {
-                pnames[types[j / 6].index() * 6 + j % 6].clone()
-            };
-            if !v.is_finite() {
-                return Err(config_error(format!(
-                    "params[{i}, {j}] ({name}) must be finite, got {v}"
-                )));
-            }
-            let plastic = cols != 24 || types.iter().any(|t| t.index() == j / 6);
-            if cols == 24 && !plastic && *v != 0.0 {
-                return Err(config_error(format!(
-                    "params[{i}, {j}] ({name}) is {v}, but {} is static here (types: {}); give 0, or pass only the plastic types' {width} columns",
-                    &name[..2],
-                    names(&types)
-                )));
-            }
-            if plastic && j % 6 < 2 && *v <= 0.0 {
-                return Err(config_error(format!(
-                    "params[{i}, {j}] ({name}) is {v}; time constants (s) must be > 0"
-                )));
-            }
-        }
+        let full = full_params(
+            &types,
+            &p.data[i * cols..(i + 1) * cols],
+            &format!("params[{i}]"),
+        )
+        .map_err(config_error)?;
         synplast::sim::fsbi::validate(&with_rules(&cfg.network, &types, &full))
             .map_err(|(f, m)| config_error(format!("params[{i}]: {f}: {m}")))?;
         rows.push(full);
@@ -134,12 +105,4 @@ pub fn fsbi_simulate<'py>(
         }
     }
     PyArray1::from_vec(py, data).reshape(vec![n, METRIC_NAMES.len()])
-}
-
-fn names(types: &[ConnType]) -> String {
-    types
-        .iter()
-        .map(|t| t.name())
-        .collect::<Vec<_>>()
-        .join(", ")
 }

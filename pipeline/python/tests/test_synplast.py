@@ -379,9 +379,9 @@ def test_fsbi_simulate_bad_input_raises_with_the_message():
     params = prior_draws(1, seed=2)
     cases = [
         ((np.zeros((2, 23)),), {}, r"^params: expected shape \(n, 24\) \(all four types\) or \(n, 24\)"),
-        ((np.where(np.arange(24) == 3, np.nan, params),), {}, r"^params\[0, 3\] \(ee_beta\) must be finite, got NaN$"),
-        ((np.where(np.arange(24) == 7, -0.01, params),), {}, r"^params\[0, 7\] \(ei_tau_post\) is -0.01; time constants \(s\) must be > 0$"),
-        ((params,), {"types": ["ee"]}, r"^params\[0, 6\] \(ei_tau_pre\) is .* but ei is static here \(types: ee\)"),
+        ((np.where(np.arange(24) == 3, np.nan, params),), {}, r"^params\[0\], column 3 \(ee_beta\): must be finite, got NaN$"),
+        ((np.where(np.arange(24) == 7, -0.01, params),), {}, r"^params\[0\], column 7 \(ei_tau_post\): is -0.01; time constants \(s\) must be > 0$"),
+        ((params,), {"types": ["ee"]}, r"^params\[0\], column 6 \(ei_tau_pre\): is .* but ei is static here \(types: ee\)"),
         ((params,), {"nexc": 10}, r"^fsbi.simulate: nexc: unknown field `nexc`, expected one of n_exc, n_inh, "),
         ((params,), {"n_exc": -3}, r"^fsbi.simulate: n_exc: "),
         ((params,), {"types": ["eee"]}, r"^fsbi.simulate: types"),

@@ -235,7 +235,9 @@ impl RecordLog {
             f.set_len(complete as u64).map_err(err)?;
             *guard = Some(f);
         }
-        let f = guard.as_mut().ok_or_else(|| RunError::new("internal: log not open"))?;
+        let f = guard
+            .as_mut()
+            .ok_or_else(|| RunError::new("internal: log not open"))?;
         use std::io::Seek;
         f.seek(std::io::SeekFrom::End(0)).map_err(err)?;
         f.write_all(&line).map_err(err)?;
@@ -245,11 +247,19 @@ impl RecordLog {
 
 /// The complete records of the log at `path` stamped `hash` (see [`RecordLog::read_all`]);
 /// none when the file does not exist.
-pub fn read_log<T: DeserializeOwned>(path: &Path, hash: &str) -> Result<Vec<(String, T)>, RunError> {
+pub fn read_log<T: DeserializeOwned>(
+    path: &Path,
+    hash: &str,
+) -> Result<Vec<(String, T)>, RunError> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(RunError::new(format!("{}: cannot read: {e}", path.display()))),
+        Err(e) => {
+            return Err(RunError::new(format!(
+                "{}: cannot read: {e}",
+                path.display()
+            )))
+        }
     };
     let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
     let mut out = Vec::new();
@@ -300,7 +310,12 @@ mod tests {
         let again = s.log("records/shard-0-of-2").unwrap();
         assert_eq!(again.read_all::<u32>().unwrap().len(), 2);
         again.append("rule-5", &5u32).unwrap();
-        let keys: Vec<String> = again.read_all::<u32>().unwrap().into_iter().map(|r| r.0).collect();
+        let keys: Vec<String> = again
+            .read_all::<u32>()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.0)
+            .collect();
         assert_eq!(keys, ["rule-3", "rule-1", "rule-5"]);
         // Another config's log is refused, naming the line.
         let e = Store::new(&d, "xyz", false)
@@ -308,7 +323,11 @@ mod tests {
             .unwrap()
             .read_all::<u32>()
             .unwrap_err();
-        assert!(e.message.contains("shard-0-of-2.jsonl:1: belongs to another config"), "{e}");
+        assert!(
+            e.message
+                .contains("shard-0-of-2.jsonl:1: belongs to another config"),
+            "{e}"
+        );
         std::fs::remove_dir_all(&d).ok();
     }
 

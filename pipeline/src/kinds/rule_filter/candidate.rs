@@ -38,6 +38,65 @@ pub fn with_rules(network: &FsbiConfig, types: &[ConnType], p: &[f64]) -> FsbiCo
     f
 }
 
+/// One row of candidate parameters as the 24 of [`param_names`]: `row` holds 24 numbers (all
+/// four types; the static types' columns must be 0) or 6 per type of `types` (in their
+/// order). Every value must be finite and the plastic types' time constants > 0. `what`
+/// names the row in messages (`params[3]`, `samples.npy row 3`).
+pub fn full_params(types: &[ConnType], row: &[f64], what: &str) -> Result<Vec<f64>, String> {
+    let names = param_names();
+    let full = row.len() == 24;
+    if !full && row.len() != 6 * types.len() {
+        return Err(format!(
+            "{what}: expected 24 numbers (all four types) or {} (the types {}), got {}",
+            6 * types.len(),
+            type_names(types),
+            row.len()
+        ));
+    }
+    let mut out = vec![0.0; 24];
+    for (j, &v) in row.iter().enumerate() {
+        let (t, p) = if full {
+            (j / 6, j % 6)
+        } else {
+            (types[j / 6].index(), j % 6)
+        };
+        let name = &names[t * 6 + p];
+        if !v.is_finite() {
+            return Err(format!(
+                "{what}, column {j} ({name}): must be finite, got {v}"
+            ));
+        }
+        let plastic = types.iter().any(|x| x.index() == t);
+        if !plastic {
+            if v != 0.0 {
+                return Err(format!(
+                    "{what}, column {j} ({name}): is {v}, but {} is static here (types: {}); give 0, or only the plastic types' {} columns",
+                    TYPES[t],
+                    type_names(types),
+                    6 * types.len()
+                ));
+            }
+            continue;
+        }
+        if p < 2 && v <= 0.0 {
+            return Err(format!(
+                "{what}, column {j} ({name}): is {v}; time constants (s) must be > 0"
+            ));
+        }
+        out[t * 6 + p] = v;
+    }
+    Ok(out)
+}
+
+/// `ee, ie`: the names of `types`.
+pub fn type_names(types: &[ConnType]) -> String {
+    types
+        .iter()
+        .map(|t| t.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The network seed of candidate `k` of a run seeded `seed`: `fnv1a("<seed>/<k>") >> 11`.
 pub fn network_seed(seed: u64, k: u64) -> u64 {
     crate::config::fnv1a(format!("{seed}/{k}").as_bytes()) >> 11
@@ -104,6 +163,34 @@ pub fn metric_values(m: &Plausibility) -> Vec<f64> {
     v
 }
 
+/// [`metric_values`] of a record's metrics as stored (the JSON of [`Plausibility`], in which
+/// NaN was written as `null`).
+pub fn metric_values_json(m: &serde_json::Value) -> Vec<f64> {
+    let num = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
+    let b = |v: &serde_json::Value| f64::from(u8::from(v.as_bool() == Some(true)));
+    let mut v: Vec<f64> = METRIC_NAMES[..9].iter().map(|k| num(&m[*k])).collect();
+    v.extend((0..4).map(|t| num(&m["mean_w"][t])));
+    v.push(num(&m["simulated_s"]));
+    v.push(b(&m["aborted"]));
+    let met = m["pass"]
+        .as_array()
+        .map_or(0, |a| a.iter().filter(|p| p[1] == true).count());
+    v.push(met as f64);
+    v.push(b(&m["plausible"]));
+    v
+}
+
+/// Whether a record's metrics (as stored) meet every constraint of `require` (all when
+/// `None`).
+pub fn meets(m: &serde_json::Value, require: Option<&[crate::sim::fsbi::Constraint]>) -> bool {
+    let Some(pass) = m["pass"].as_array() else {
+        return false;
+    };
+    pass.iter().all(|p| {
+        p[1] == true || require.is_some_and(|r| !r.iter().any(|c| p[0].as_str() == Some(c.name())))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,11 +215,41 @@ mod tests {
             saturation: 8.0,
             creep: 9.0,
             mean_w: [10.0, 11.0, 12.0, 13.0],
-            pass: vec![("a".into(), true), ("b".into(), false), ("c".into(), true)],
+            pass: vec![
+                ("rate_exc".into(), true),
+                ("rate_inh".into(), false),
+                ("cv_isi".into(), true),
+            ],
             plausible: false,
         };
         let v = metric_values(&m);
         assert_eq!(v.len(), METRIC_NAMES.len());
+        // The same from the record as stored, NaN written as null.
+        let mut stored = m.clone();
+        stored.cv_isi = f64::NAN;
+        let json = serde_json::to_value(&stored).unwrap();
+        let back = metric_values_json(&json);
+        assert!(back[2].is_nan());
+        assert_eq!(
+            back.iter()
+                .enumerate()
+                .filter(|(i, _)| *i != 2)
+                .map(|(_, x)| *x)
+                .collect::<Vec<_>>(),
+            v.iter()
+                .enumerate()
+                .filter(|(i, _)| *i != 2)
+                .map(|(_, x)| *x)
+                .collect::<Vec<_>>()
+        );
+        use crate::sim::fsbi::Constraint;
+        assert!(!meets(&json, None));
+        assert!(meets(&json, Some(&[])));
+        assert!(meets(
+            &json,
+            Some(&[Constraint::RateExc, Constraint::CvIsi])
+        ));
+        assert!(!meets(&json, Some(&[Constraint::RateInh])));
         let at = |n: &str| v[METRIC_NAMES.iter().position(|x| *x == n).unwrap()];
         assert_eq!(at("cv_isi_inh"), 4.0);
         assert_eq!(at("mean_w_ie"), 12.0);

@@ -129,12 +129,18 @@ mod tests {
     #[test]
     fn the_forest_learns_a_region_and_is_reproducible() {
         let mut r = Rng::new(3);
-        let pts: Vec<Vec<f64>> = (0..600).map(|_| vec![r.uniform(), r.uniform(), r.uniform()]).collect();
+        let pts: Vec<Vec<f64>> = (0..600)
+            .map(|_| vec![r.uniform(), r.uniform(), r.uniform()])
+            .collect();
         let lab: Vec<bool> = pts.iter().map(|p| p[0] + p[1] > 1.0).collect();
         let (train_x, test_x) = pts.split_at(400);
         let (train_y, test_y) = lab.split_at(400);
-        let f = train(train_x, train_y, 30, 8, &Rng::new(9)).unwrap().unwrap();
-        let g = train(train_x, train_y, 30, 8, &Rng::new(9)).unwrap().unwrap();
+        let f = train(train_x, train_y, 30, 8, &Rng::new(9))
+            .unwrap()
+            .unwrap();
+        let g = train(train_x, train_y, 30, 8, &Rng::new(9))
+            .unwrap()
+            .unwrap();
         let (a, b) = (f.score(test_x).unwrap(), g.score(test_x).unwrap());
         assert_eq!(a, b);
         let pos: Vec<f64> = f
@@ -147,8 +153,18 @@ mod tests {
             .collect();
         let t = threshold(&pos, 0.01);
         assert!(pos.iter().filter(|s| **s >= t).count() as f64 >= 0.99 * pos.len() as f64);
-        let correct = a.iter().zip(test_y).filter(|(s, y)| (**s >= 0.5) == **y).count();
-        assert!(correct as f64 / 200.0 > 0.85, "accuracy {}", correct as f64 / 200.0);
-        assert!(train(&pts[..3], &[true, true, true], 5, 4, &Rng::new(1)).unwrap().is_none());
+        let correct = a
+            .iter()
+            .zip(test_y)
+            .filter(|(s, y)| (**s >= 0.5) == **y)
+            .count();
+        assert!(
+            correct as f64 / 200.0 > 0.85,
+            "accuracy {}",
+            correct as f64 / 200.0
+        );
+        assert!(train(&pts[..3], &[true, true, true], 5, 4, &Rng::new(1))
+            .unwrap()
+            .is_none());
     }
 }

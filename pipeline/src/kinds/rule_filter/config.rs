@@ -1,15 +1,17 @@
-//! The config of `rule_filter`: the prior, the connection types that learn, the network and
-//! the constraints a rule must meet.
+//! The config of `rule_filter`: the prior, the connection types that learn, the network, the
+//! rounds (candidates and the constraints they must meet) and the classifier that restricts
+//! the prior of later rounds.
 
-use crate::config::{bad, validate_name, Count, Finite, Positive};
+use crate::config::{bad, validate_name, Count, Finite, Positive, Probability};
 use crate::kind::KindName;
 use crate::sim::fsbi::{self, ConnType, Constraint, FsbiConfig};
 use serde::{Deserialize, Serialize};
 
-/// Experiment kind `rule_filter` (Confavreux et al. 2023): `rules` candidate doublet rules,
-/// each drawn from the box prior for every type in `types`, simulated in the `network` (its
-/// `rules` section is ignored) with its own seed, kept when it meets every constraint named in
-/// `require`.
+/// Experiment kind `rule_filter` (Confavreux et al. 2023): candidate doublet rules, drawn for
+/// every type in `types` from the box prior (or read from a file), simulated in the `network`
+/// (its `rules` section is ignored) with their own seeds, kept when they meet the constraints.
+/// One round (`rules`, `require`) or several (`rounds`), each later round drawing from the box
+/// prior restricted by a classifier trained on every earlier rule (DESIGN §3.6).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleFilterConfig {
@@ -20,8 +22,9 @@ pub struct RuleFilterConfig {
     /// Seed of every random draw; drawn and written back when absent.
     #[serde(default)]
     pub seed: Option<u64>,
-    /// Number of candidate rules.
-    pub rules: Count,
+    /// Number of candidate rules of a one-round filter (give `rules` or `rounds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Count>,
     /// Prior range of the two time constants (s).
     #[serde(default = "prior_tau")]
     pub prior_tau: [Positive; 2],
@@ -32,9 +35,106 @@ pub struct RuleFilterConfig {
     pub types: Vec<ConnType>,
     /// The network, constraints included.
     pub network: FsbiConfig,
-    /// Constraints a rule must meet (names as in the metrics); all when absent.
+    /// Constraints a rule must meet (names as in the metrics); all when absent. With `rounds`,
+    /// each round names its own.
     #[serde(default)]
     pub require: Option<Vec<Constraint>>,
+    /// The rounds of a filter in several rounds (give `rules` or `rounds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<Vec<RoundConfig>>,
+    /// The classifier restricting the prior of rounds after the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier: Option<ClassifierConfig>,
+}
+
+/// One round: its candidates and the constraints they must meet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoundConfig {
+    /// Candidates drawn from the (restricted) prior; with `candidates`, the first `rules` rows
+    /// of the file (all when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Count>,
+    /// Candidates from a file instead of the prior.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidates: Option<CandidatesConfig>,
+    /// Constraints of this round (all when absent); each round's include the previous round's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require: Option<Vec<Constraint>>,
+}
+
+/// Candidates read from a file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CandidatesConfig {
+    /// A `.npy` of float64 or float32, `[n, 24]` (all four types in the order ee, ei, ie, ii,
+    /// each `[tau_pre, tau_post, alpha, beta, gamma, kappa]`; columns of static types 0) or
+    /// `[n, 6 k]` (only the k types of `types`, in their order), e.g. posterior samples of the
+    /// `sbi` package.
+    pub file: String,
+}
+
+/// The classifier of later rounds: bagged decision trees.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifierConfig {
+    /// Trees.
+    #[serde(default = "hundred")]
+    pub trees: Count,
+    /// Largest depth of a tree.
+    #[serde(default = "twelve")]
+    pub max_depth: Count,
+    /// Largest fraction of the earlier rules meeting a round's constraints that the restricted
+    /// prior may exclude (sbi's restriction estimator: 1%).
+    #[serde(default = "one_percent")]
+    pub false_negatives: Probability,
+    /// Most box-prior draws tried per round before the run gives up (the restricted prior
+    /// accepts too little).
+    #[serde(default = "million")]
+    pub max_draws: Count,
+}
+
+impl Default for ClassifierConfig {
+    fn default() -> Self {
+        Self {
+            trees: hundred(),
+            max_depth: twelve(),
+            false_negatives: one_percent(),
+            max_draws: million(),
+        }
+    }
+}
+
+fn hundred() -> Count {
+    Count(100)
+}
+fn twelve() -> Count {
+    Count(12)
+}
+fn one_percent() -> Probability {
+    Probability(0.01)
+}
+fn million() -> Count {
+    Count(1_000_000)
+}
+
+impl RuleFilterConfig {
+    /// The rounds as run: `rounds`, or the one round of `rules` and `require`.
+    pub fn round_list(&self) -> Vec<RoundConfig> {
+        match &self.rounds {
+            Some(r) => r.clone(),
+            None => vec![RoundConfig {
+                rules: self.rules,
+                candidates: None,
+                require: self.require.clone(),
+            }],
+        }
+    }
+
+    /// The classifier settings (defaults when absent).
+    pub fn classifier(&self) -> ClassifierConfig {
+        self.classifier.clone().unwrap_or_default()
+    }
 }
 
 fn prior_tau() -> [Positive; 2] {
@@ -47,8 +147,52 @@ fn prior_coef() -> [Finite; 2] {
 /// Semantic checks of a `rule_filter` config: the field path and the problem.
 pub fn validate(c: &RuleFilterConfig) -> Result<(), (String, String)> {
     validate_name(&c.name)?;
-    if c.rules.0 > 1_000_000 {
-        return bad("rules", "at most 1000000 rules");
+    match (&c.rules, &c.rounds) {
+        (Some(_), Some(_)) => {
+            return bad("rounds", "give `rules` (one round) or `rounds`, not both")
+        }
+        (None, None) => return bad("rules", "give `rules` (one round) or `rounds`"),
+        (Some(n), None) if n.0 > 1_000_000 => return bad("rules", "at most 1000000 rules"),
+        _ => {}
+    }
+    if let Some(rounds) = &c.rounds {
+        if c.require.is_some() {
+            return bad("require", "with `rounds`, each round names its `require`");
+        }
+        if rounds.is_empty() || rounds.len() > 100 {
+            return bad("rounds", "give 1 to 100 rounds");
+        }
+        let all: Vec<Constraint> = Constraint::ALL.to_vec();
+        let mut before: Vec<Constraint> = Vec::new();
+        for (k, r) in rounds.iter().enumerate() {
+            if r.rules.is_none() && r.candidates.is_none() {
+                return bad(
+                    &format!("rounds[{k}]"),
+                    "give `rules` (draws from the prior) or `candidates: {file: ...}`",
+                );
+            }
+            if r.rules.is_some_and(|n| n.0 > 1_000_000) {
+                return bad(&format!("rounds[{k}].rules"), "at most 1000000 rules");
+            }
+            let now = r.require.clone().unwrap_or_else(|| all.clone());
+            if let Some(lost) = before.iter().find(|c| !now.contains(c)) {
+                return bad(
+                    &format!("rounds[{k}].require"),
+                    format!(
+                        "constraints only grow from round to round; `{}` of round {} is missing",
+                        lost.name(),
+                        k - 1
+                    ),
+                );
+            }
+            before = now;
+        }
+    }
+    if c.classifier
+        .as_ref()
+        .is_some_and(|k| k.trees.0 > 10_000 || k.max_depth.0 > 64)
+    {
+        return bad("classifier", "at most 10000 trees of depth at most 64");
     }
     if c.prior_tau[0].0 > c.prior_tau[1].0 || c.prior_coef[0].0 > c.prior_coef[1].0 {
         return bad("prior_tau", "prior ranges must be [low, high]");

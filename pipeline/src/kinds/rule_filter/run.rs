@@ -1,80 +1,72 @@
-//! The run of `rule_filter`: rules drawn, simulated in parallel, one record each, filtered;
-//! the tables, arrays and metrics.
+//! The run of `rule_filter`: round by round, the candidates planned ([`super::rounds`]),
+//! simulated in parallel, one record each in the record log, filtered; then the tables, arrays
+//! and metrics of every round.
 
-use super::candidate::{param_names, simulate_candidate};
-use super::config::RuleFilterConfig;
+use super::candidate::{meets, metric_values_json, param_names, simulate_candidate, METRIC_NAMES};
+use super::config::{RoundConfig, RuleFilterConfig};
+use super::rounds::{draw_box, plan, Plan};
 use crate::error::RunError;
 use crate::io::{csv_bytes, npy_bytes};
 use crate::parallel;
 use crate::progress::Progress;
 use crate::rng::Rng;
+use crate::rundir::store::RecordLog;
 use crate::rundir::RunDir;
-use crate::sim::fsbi::{Plausibility, CONSTRAINTS, TYPES};
+use crate::sim::fsbi::{Constraint, CONSTRAINTS};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::collections::BTreeMap;
 
 /// One candidate's parameters (`[tau_pre s, tau_post s, alpha, beta, gamma, kappa]` per type in
 /// `ee, ei, ie, ii` order; static types are all zero) and outcome.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RuleRecord {
-    /// Index of the rule.
+    /// Index of the rule (over all rounds).
     pub index: u32,
+    /// Its round.
+    #[serde(default)]
+    pub round: u32,
     /// 24 parameters.
     pub params: Vec<f64>,
     /// Metrics as a JSON object.
     pub metrics: serde_json::Value,
-    /// Every required constraint holds.
+    /// Every constraint of its round holds.
     pub accepted: bool,
 }
 
-/// Draws rule `k`'s parameters from the box prior.
+/// Draws rule `k`'s parameters from the box prior (the first round's candidate `k`).
 pub fn draw(cfg: &RuleFilterConfig, k: u32) -> Vec<f64> {
-    let mut rng = Rng::new(cfg.seed.unwrap_or(0)).substream(k);
-    let mut p = vec![0.0; 24];
-    for (t, name) in TYPES.iter().enumerate() {
-        if cfg.types.iter().any(|x| x.name() == *name) {
-            for j in 0..6 {
-                let (lo, hi) = if j < 2 {
-                    (cfg.prior_tau[0].0, cfg.prior_tau[1].0)
-                } else {
-                    (cfg.prior_coef[0].0, cfg.prior_coef[1].0)
-                };
-                p[t * 6 + j] = lo + (hi - lo) * rng.uniform();
-            }
-        }
-    }
-    p
+    draw_box(cfg, Rng::new(cfg.seed.unwrap_or(0)).substream(k))
 }
 
-fn accepted(cfg: &RuleFilterConfig, m: &Plausibility) -> bool {
-    m.pass.iter().all(|(k, ok)| {
-        *ok || cfg
-            .require
-            .as_ref()
-            .is_some_and(|r| !r.iter().any(|x| x.name() == k))
-    })
-}
+/// The record log of a single-process run (a shard's is `records/shard-<i>-of-<n>`).
+pub const RECORD_LOG: &str = "records/shard-0-of-1";
 
-/// The folder of the per-rule records.
-pub const RULE_RECORDS: &str = "rules";
-
-/// Runs a `rule_filter` experiment into `dir` (continuing from the rule files already there).
-pub fn run(cfg: &RuleFilterConfig, dir: &RunDir) -> Result<String, RunError> {
+/// Simulates the rules `indices` of a round (the candidates `plan.params`, the first of which
+/// is rule `offset`), skipping those already in `done`, appending each new record to `log`.
+/// Returns `None` when a stop was requested.
+#[allow(clippy::too_many_arguments)]
+pub fn simulate_round(
+    cfg: &RuleFilterConfig,
+    r: usize,
+    round: &RoundConfig,
+    plan: &Plan,
+    offset: u32,
+    indices: &[u32],
+    done: &BTreeMap<u32, RuleRecord>,
+    log: &RecordLog,
+    progress: &Progress,
+) -> Result<Option<Vec<RuleRecord>>, RunError> {
     let seed = cfg.seed.unwrap_or(0);
-    let store = dir.store();
-    store.record_folder(RULE_RECORDS)?;
-    let k_all: Vec<u32> = (0..cfg.rules.0).collect();
-    let progress = Progress::new(k_all.len(), "rules", dir.quiet());
-    let results: Vec<Result<Option<RuleRecord>, RunError>> = parallel::map(&k_all, |&k| {
-        let key = format!("rule-{k}");
-        if let Some(r) = store.record::<RuleRecord>(RULE_RECORDS, &key)? {
+    let results: Vec<Result<Option<RuleRecord>, RunError>> = parallel::map(indices, |&k| {
+        if let Some(rec) = done.get(&k) {
             progress.tick(1, None);
-            return Ok(Some(r));
+            return Ok(Some(rec.clone()));
         }
         if crate::interrupt::requested() {
             return Ok(None);
         }
-        let params = draw(cfg, k);
+        let params = plan.params[(k - offset) as usize].clone();
         let o = simulate_candidate(
             &cfg.network,
             &cfg.types,
@@ -87,25 +79,152 @@ pub fn run(cfg: &RuleFilterConfig, dir: &RunDir) -> Result<String, RunError> {
         let Some(m) = o else {
             return Ok(None);
         };
+        let metrics = serde_json::to_value(&m).unwrap_or_default();
         let rec = RuleRecord {
             index: k,
+            round: r as u32,
             params,
-            metrics: serde_json::to_value(&m).unwrap_or_default(),
-            accepted: accepted(cfg, &m),
+            accepted: meets(&metrics, round.require.as_deref()),
+            metrics,
         };
-        store.save_record(RULE_RECORDS, &key, &rec)?;
+        log.append(&format!("rule-{k}"), &rec)?;
         progress.tick(1, None);
         Ok(Some(rec))
     });
-    progress.finish();
-    let mut records = Vec::new();
+    let mut out = Vec::with_capacity(results.len());
     for r in results {
         match r? {
-            Some(rec) => records.push(rec),
-            None => return Err(RunError::interrupted()),
+            Some(rec) => out.push(rec),
+            None => return Ok(None),
         }
     }
-    let mut header: Vec<String> = vec!["rule".into()];
+    Ok(Some(out))
+}
+
+/// The records already in a run directory's logs (every `records/*.jsonl`), by rule index; a
+/// rule in two logs must have the same record in both.
+pub fn read_records(dir: &RunDir) -> Result<BTreeMap<u32, RuleRecord>, RunError> {
+    let folder = dir.path().join("records");
+    let mut logs: Vec<std::path::PathBuf> = match std::fs::read_dir(&folder) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    logs.sort();
+    let mut out = BTreeMap::new();
+    for p in logs {
+        for (key, rec) in crate::rundir::store::read_log::<RuleRecord>(&p, dir.config_hash())? {
+            if key != format!("rule-{}", rec.index) {
+                return Err(RunError::new(format!(
+                    "{}: record {key} holds rule {}",
+                    p.display(),
+                    rec.index
+                )));
+            }
+            if let Some(old) = out.insert(rec.index, rec.clone()) {
+                if old != rec {
+                    return Err(RunError::new(format!(
+                        "{}: rule {} is recorded twice with different results",
+                        p.display(),
+                        rec.index
+                    )));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Runs a `rule_filter` experiment into `dir` (continuing from the records already there).
+pub fn run(cfg: &RuleFilterConfig, dir: &RunDir) -> Result<String, RunError> {
+    let rounds = cfg.round_list();
+    let store = dir.store();
+    let log = store.log(RECORD_LOG)?;
+    let done = read_records(dir)?;
+    let mut all: Vec<RuleRecord> = Vec::new();
+    let mut summaries = Vec::new();
+    for (r, round) in rounds.iter().enumerate() {
+        let p = plan(cfg, r, round, &all).map_err(RunError::new)?;
+        let offset = all.len() as u32;
+        let indices: Vec<u32> = (offset..offset + p.params.len() as u32).collect();
+        let label = if rounds.len() > 1 {
+            format!("rules (round {} of {})", r + 1, rounds.len())
+        } else {
+            "rules".to_string()
+        };
+        let progress = Progress::new(indices.len(), &label, dir.quiet());
+        let recs = simulate_round(cfg, r, round, &p, offset, &indices, &done, &log, &progress)?;
+        progress.finish();
+        let Some(recs) = recs else {
+            return Err(RunError::interrupted());
+        };
+        all.extend(recs);
+        summaries.push(round_summary(r, round, &p, &all, offset as usize));
+    }
+    write_outputs(cfg, dir, &rounds, &all, summaries)
+}
+
+/// Distinct parameter vectors among `recs`.
+fn unique(recs: &[&RuleRecord]) -> usize {
+    let mut keys: Vec<Vec<u64>> = recs
+        .iter()
+        .map(|r| r.params.iter().map(|v| v.to_bits()).collect())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys.len()
+}
+
+fn names(require: Option<&[Constraint]>) -> Vec<&'static str> {
+    match require {
+        Some(r) => r.iter().map(|c| c.name()).collect(),
+        None => CONSTRAINTS.to_vec(),
+    }
+}
+
+/// The summary of round `r` once its records (from `offset` on in `all`) are in.
+fn round_summary(
+    r: usize,
+    round: &RoundConfig,
+    p: &Plan,
+    all: &[RuleRecord],
+    offset: usize,
+) -> serde_json::Value {
+    let mine = &all[offset..];
+    let n = mine.len();
+    let plausible: Vec<&RuleRecord> = mine.iter().filter(|x| meets(&x.metrics, None)).collect();
+    let accepted = mine.iter().filter(|x| x.accepted).count();
+    let require = round.require.as_deref();
+    let so_far = all.iter().filter(|x| meets(&x.metrics, require)).count();
+    json!({
+        "round": r,
+        "source": p.source,
+        "require": names(require),
+        "rules": n,
+        "accepted": accepted,
+        "accepted_fraction": accepted as f64 / n.max(1) as f64,
+        "accepted_so_far": so_far,
+        "plausible": plausible.len(),
+        "plausible_fraction": plausible.len() as f64 / n.max(1) as f64,
+        "unique_plausible": unique(&plausible),
+        "classifier": p.classifier,
+        "unrestricted_because": p.unrestricted_because,
+    })
+}
+
+fn write_outputs(
+    cfg: &RuleFilterConfig,
+    dir: &RunDir,
+    rounds: &[RoundConfig],
+    all: &[RuleRecord],
+    summaries: Vec<serde_json::Value>,
+) -> Result<String, RunError> {
+    let seed = cfg.seed.unwrap_or(0);
+    let last_require = rounds.last().and_then(|r| r.require.clone());
+    let final_ok = |x: &RuleRecord| meets(&x.metrics, last_require.as_deref());
+    let mut header: Vec<String> = vec!["rule".into(), "round".into()];
     header.extend(param_names());
     // Every constrained metric is a number in the record, named as its constraint (the last
     // constraint, mean_weights_bounded, is a verdict over the four mean weights).
@@ -115,44 +234,47 @@ pub fn run(cfg: &RuleFilterConfig, dir: &RunDir) -> Result<String, RunError> {
         .filter(|c| *c != "mean_weights_bounded")
         .collect();
     header.extend(metric_keys.iter().map(|s| s.to_string()));
-    header.push("aborted".into());
-    header.push("accepted".into());
+    header.extend(["aborted", "accepted", "plausible"].map(String::from));
     let num = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
-    let rows: Vec<Vec<f64>> = records
+    let b = |v: bool| f64::from(u8::from(v));
+    let rows: Vec<Vec<f64>> = all
         .iter()
         .map(|r| {
-            let mut row = vec![r.index as f64];
+            let mut row = vec![f64::from(r.index), f64::from(r.round)];
             row.extend(&r.params);
             row.extend(metric_keys.iter().map(|k| num(&r.metrics[k])));
-            row.push(f64::from(u8::from(
-                r.metrics["aborted"].as_bool() == Some(true),
-            )));
-            row.push(f64::from(u8::from(r.accepted)));
+            row.push(b(r.metrics["aborted"].as_bool() == Some(true)));
+            row.push(b(r.accepted));
+            row.push(b(meets(&r.metrics, None)));
             row
         })
         .collect();
     let header_ref: Vec<&str> = header.iter().map(|s| s.as_str()).collect();
     dir.put("rules.csv", &csv_bytes(&header_ref, &rows))?;
-    let acc: Vec<&RuleRecord> = records.iter().filter(|r| r.accepted).collect();
+    let acc: Vec<&RuleRecord> = all.iter().filter(|r| final_ok(r)).collect();
+    let acc_rows: Vec<Vec<f64>> = all
+        .iter()
+        .zip(&rows)
+        .filter(|(r, _)| final_ok(r))
+        .map(|(_, row)| row.clone())
+        .collect();
+    dir.put("accepted.csv", &csv_bytes(&header_ref, &acc_rows))?;
+    let params: Vec<f64> = all.iter().flat_map(|r| r.params.clone()).collect();
+    dir.put("params.npy", &npy_bytes(&[all.len(), 24], &params))?;
+    let metrics_rows: Vec<f64> = all
+        .iter()
+        .flat_map(|r| metric_values_json(&r.metrics))
+        .collect();
     dir.put(
-        "accepted.csv",
-        &csv_bytes(
-            &header_ref,
-            &rows
-                .iter()
-                .filter(|r| r[r.len() - 1] == 1.0)
-                .cloned()
-                .collect::<Vec<_>>(),
-        ),
+        "metrics.npy",
+        &npy_bytes(&[all.len(), METRIC_NAMES.len()], &metrics_rows),
     )?;
-    let all: Vec<f64> = records.iter().flat_map(|r| r.params.clone()).collect();
-    dir.put("params.npy", &npy_bytes(&[records.len(), 24], &all))?;
     let accp: Vec<f64> = acc.iter().flat_map(|r| r.params.clone()).collect();
     dir.put("accepted_params.npy", &npy_bytes(&[acc.len(), 24], &accp))?;
     let passes: serde_json::Map<String, serde_json::Value> = CONSTRAINTS
         .iter()
         .map(|c| {
-            let n = records
+            let n = all
                 .iter()
                 .filter(|r| {
                     r.metrics["pass"]
@@ -163,28 +285,63 @@ pub fn run(cfg: &RuleFilterConfig, dir: &RunDir) -> Result<String, RunError> {
             (c.to_string(), json!(n))
         })
         .collect();
-    let aborted = records
+    let aborted = all
         .iter()
         .filter(|r| r.metrics["aborted"].as_bool() == Some(true))
         .count();
+    let plausible: Vec<&RuleRecord> = all.iter().filter(|r| meets(&r.metrics, None)).collect();
     let metrics = json!({
         "experiment": cfg.name,
         "kind": "rule_filter",
         "seed": seed,
         "config_hash": dir.config_hash(),
-        "rules": records.len(),
+        "rules": all.len(),
         "accepted": acc.len(),
+        "plausible": plausible.len(),
+        "unique_plausible": unique(&plausible),
         "aborted_by_rate_checker": aborted,
         "passing_each_constraint": passes,
         "accepted_indices": acc.iter().map(|r| r.index).collect::<Vec<_>>(),
+        "param_names": param_names(),
+        "metric_names": METRIC_NAMES,
+        "rounds": summaries,
     });
     dir.put_json("metrics.json", &metrics)?;
+    let met: Vec<String> = CONSTRAINTS
+        .iter()
+        .map(|c| format!("{c} {}", passes[*c]))
+        .collect();
+    let per_round = if rounds.len() > 1 {
+        let fr: Vec<String> = summaries_fraction(&metrics["rounds"]);
+        format!("; plausible fraction per round: {}", fr.join(", "))
+    } else {
+        String::new()
+    };
     Ok(format!(
-        "{}: {} rules simulated, {} accepted, {} stopped by the rate checker; constraints met: {}",
+        "{}: {} rules simulated, {} accepted, {} plausible, {} stopped by the rate checker{per_round}; constraints met (of {}): {}",
         cfg.name,
-        records.len(),
+        all.len(),
         acc.len(),
+        plausible.len(),
         aborted,
-        serde_json::Value::Object(passes)
+        all.len(),
+        met.join(", ")
     ))
+}
+
+fn summaries_fraction(rounds: &serde_json::Value) -> Vec<String> {
+    rounds
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| {
+                    format!(
+                        "{}/{}",
+                        r["plausible"].as_u64().unwrap_or(0),
+                        r["rules"].as_u64().unwrap_or(0)
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -163,6 +163,19 @@ pub enum Constraint {
 }
 
 impl Constraint {
+    /// Every constraint, in the order of [`CONSTRAINTS`].
+    pub const ALL: [Constraint; 9] = [
+        Constraint::RateExc,
+        Constraint::RateInh,
+        Constraint::CvIsi,
+        Constraint::FanoSpatial,
+        Constraint::FanoTemporal,
+        Constraint::Autocov,
+        Constraint::Saturation,
+        Constraint::Creep,
+        Constraint::MeanWeightsBounded,
+    ];
+
     /// The name in the metrics.
     pub fn name(self) -> &'static str {
         CONSTRAINTS[self as usize]
