@@ -231,6 +231,7 @@ pub fn exact_covariance(
 
 /// Estimates the covariance from `burn_in + steps` Euler-Maruyama steps of the noisy dynamics
 /// started at 0, recording every step after the burn-in into Welford's running moments.
+/// `progress` gets 101 ticks; `stop` is asked at each (then [`RunError::interrupted`]).
 #[allow(clippy::too_many_arguments)]
 pub fn estimate_covariance(
     a: &[f64],
@@ -241,6 +242,7 @@ pub fn estimate_covariance(
     burn_in: usize,
     rng: &mut Rng,
     progress: &Progress,
+    stop: &dyn Fn() -> bool,
 ) -> Result<Vec<f64>, RunError> {
     let kerr = |e: synplast_kernels::KernelError| RunError::new(format!("noise simulation: {e}"));
     let mut x = vec![0.0; n];
@@ -256,7 +258,7 @@ pub fn estimate_covariance(
             covariance_update(&x, &mut mean, &mut m2, &mut count, &mut scratch).map_err(kerr)?;
         }
         if t % chunk == 0 {
-            if crate::interrupt::requested() {
+            if stop() {
                 return Err(RunError::interrupted());
             }
             progress.tick(1, None);
