@@ -256,8 +256,8 @@ impl Pruned {
 
 /// Prunes the network `m` (checked with [`check_matrix`]) by `rules` as a run of `cfg` does,
 /// writing nothing: the same seeds (every rule its own substream of `cfg.seed`), so a rule's
-/// matrix and numbers do not depend on which other rules ran. `progress` counts the online
-/// covariance's 101 steps (1 unit otherwise); the simulation asks `stop` as it goes (then the
+/// matrix and numbers do not depend on which other rules ran. `progress` counts 101 units with
+/// the online covariance (a percent of its steps each, then 1 when done), 1 otherwise; the simulation asks `stop` as it goes (then the
 /// result is [`RunError::interrupted`]).
 pub fn prune_matrix(
     cfg: &PruneConfig,
@@ -395,9 +395,7 @@ pub fn prune_matrix(
             }
         });
     }
-    if !rules.contains(&PruneRule::NoiseOnline) {
-        progress.tick(1, None);
-    }
+    progress.tick(1, None);
     Ok(Pruned {
         n,
         synapses: cand.len(),
