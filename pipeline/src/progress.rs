@@ -81,6 +81,20 @@ impl Progress {
         }
     }
 
+    /// A hidden bar for `total` units of `label` that counts into `observer` (started here),
+    /// whatever observer the process has installed: for a caller that reports progress its
+    /// own way while other work may run beside it.
+    pub fn observed(total: usize, label: &str, observer: Arc<Observer>) -> Self {
+        observer.start(total, label);
+        Self {
+            observer: Some(observer),
+            enabled: false,
+            total: total.max(1),
+            label: label.to_string(),
+            state: Mutex::new((0, Instant::now(), None)),
+        }
+    }
+
     /// Records `n` more units done, with the latest loss if known.
     pub fn tick(&self, n: usize, loss: Option<f64>) {
         if let Some(o) = &self.observer {
@@ -124,5 +138,23 @@ impl Progress {
         if self.enabled {
             eprintln!();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_observed_bar_counts_into_its_own_observer() {
+        let own = Arc::new(Observer::default());
+        own.start(3, "old");
+        own.advance(2);
+        let p = Progress::observed(10, "epochs", own.clone());
+        assert_eq!(own.get(), (0, 10, "epochs".to_string()));
+        p.tick(4, Some(0.5));
+        p.tick(1, None);
+        assert_eq!(own.get(), (5, 10, "epochs".to_string()));
+        assert!(!p.enabled);
     }
 }

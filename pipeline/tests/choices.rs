@@ -243,3 +243,81 @@ fn held_out_sessions_are_scored_on_every_trial() {
         "{err}"
     );
 }
+
+/// `fit_table` (what the Python package's `fit_choices` calls) is the run without files: the
+/// same `metrics.json` (but `config_hash`) and summary, per-trial scores that average to the
+/// metrics' means, and a stop request ends it as interrupted.
+#[test]
+fn fit_table_is_the_run_without_files() {
+    use synplast::kinds::fit_behavior::choices::parse_choices_csv;
+    use synplast::kinds::fit_behavior::choices_run::fit_table;
+    use synplast::kinds::fit_behavior::{BehaviorData, FitBehavior};
+    let d = tmp("choices_table");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let full = std::fs::read_to_string(root.join("examples/choices_xr.csv")).unwrap();
+    let small: String = full
+        .lines()
+        .filter(|l| {
+            ["session", "s01,", "s02,", "s03,"]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let f = d.join("small.csv");
+    std::fs::write(&f, &small).unwrap();
+    let cfg = d.join("c.yaml");
+    std::fs::write(
+        &cfg,
+        experiment()
+            .replace(
+                &format!("file: {}", root.join("examples/choices_xr.csv").display()),
+                &format!("file: {}", f.display()),
+            )
+            .replace("epochs: 400", "epochs: 12")
+            .replace(
+                "cutoff: 0.7",
+                "cutoff: 0.7\n  held_out_sessions: 1\n  bootstrap: 2",
+            ),
+    )
+    .unwrap();
+    let o = bin()
+        .args(["run", cfg.to_str().unwrap(), "--quiet", "--out"])
+        .arg(d.join("a"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8(o.stdout).unwrap();
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("a/metrics.json")).unwrap()).unwrap();
+    m.as_object_mut().unwrap().remove("config_hash");
+
+    let mut exp = synplast::kinds::load(&cfg).unwrap();
+    exp.resolve();
+    let c = exp.config::<FitBehavior>().unwrap();
+    let BehaviorData::Choices(ch) = &c.data else {
+        panic!("not a choices config")
+    };
+    let recs = parse_choices_csv(&small, &ch.file).unwrap();
+    let t = fit_table(c, ch, &recs, None, None, &|| false).unwrap();
+    assert_eq!(t.metrics, m);
+    assert!(
+        stdout.starts_with(&t.summary),
+        "{stdout}\nvs\n{}",
+        t.summary
+    );
+    assert_eq!(t.fitted.len(), 2, "one of three sessions held out");
+    assert_eq!(t.n_fit, vec![168, 168]);
+    let held_in: Vec<f64> = t
+        .fitted
+        .iter()
+        .zip(&t.n_fit)
+        .flat_map(|(v, &n)| v[..n].to_vec())
+        .collect();
+    let mean = held_in.iter().sum::<f64>() / held_in.len() as f64;
+    assert_eq!(mean, m["fitted"]["held_in_nll"].as_f64().unwrap());
+    assert_eq!(t.fit.loss_history.len(), 12);
+
+    let e = fit_table(c, ch, &recs, None, None, &|| true).unwrap_err();
+    assert!(e.interrupted, "{}", e.message);
+}

@@ -364,3 +364,57 @@ fn lyapunov_solution_is_exact() {
         assert!((x - y).abs() < 1e-9 * (1.0 + x.abs()));
     }
 }
+
+/// `prune_matrix` (what the Python package's `prune` calls) is the run without files: on the
+/// run's own matrix file, the same metrics (but `config_hash`) and pruned matrices; one rule
+/// alone gives that rule's result of the whole run (every rule has its own seed); a stop
+/// request ends the online covariance as interrupted.
+#[test]
+fn prune_matrix_is_the_run_without_files() {
+    use synplast::kinds::prune::run::{metrics, prune_matrix, PruneRule};
+    use synplast::kinds::prune::{load_matrix, Prune};
+    use synplast::progress::Progress;
+    let d = tmp("prune_matrix");
+    let n = 14;
+    let a = sdd(n, 0.6, 0.5, &mut Rng::new(3));
+    let file = d.join("a.npy");
+    std::fs::write(&file, synplast::io::npy_bytes(&[n, n], &a)).unwrap();
+    let cfg = d.join("p.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "name: m\nkind: prune\nseed: 5\nnetwork:\n  file: {}\nsigma: 0.7\ncovariance:\n  method: estimated\n  dt: 0.01\n  steps: 3000\nprune:\n  target_fraction: 0.4\nquad_vectors: 20\n",
+            file.display()
+        ),
+    )
+    .unwrap();
+    let out = d.join("a");
+    let o = bin()
+        .args(["run", cfg.to_str().unwrap(), "--quiet", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    m.as_object_mut().unwrap().remove("config_hash");
+
+    let mut exp = synplast::kinds::load(&cfg).unwrap();
+    exp.resolve();
+    let c = exp.config::<Prune>().unwrap();
+    let mat = load_matrix(file.to_str().unwrap()).unwrap();
+    let quiet = || Progress::new(101, "steps", true);
+    let rules = PruneRule::of_run(c);
+    assert_eq!(rules.len(), 4);
+    let p = prune_matrix(c, &mat, &rules, &quiet(), &|| false).unwrap();
+    assert_eq!(metrics(c, &p), m);
+    for r in &p.results {
+        let f = load_matrix(out.join(format!("pruned_{}.npy", r.name)).to_str().unwrap()).unwrap();
+        assert_eq!(f.data, r.pruned, "{}", r.name);
+    }
+    let alone = prune_matrix(c, &mat, &[PruneRule::Uniform], &quiet(), &|| false).unwrap();
+    assert_eq!(alone.results[0].pruned, p.rule("uniform").unwrap().pruned);
+    assert_eq!(alone.target, p.target);
+    let e = prune_matrix(c, &mat, &[PruneRule::NoiseOnline], &quiet(), &|| true).unwrap_err();
+    assert!(e.interrupted, "{}", e.message);
+}

@@ -29,7 +29,8 @@ pub fn load(
         .map_err(config_error)
 }
 
-/// Reads a numpy array of float32 or float64, C-contiguous, into an [`NdArray`] (a copy, so a
+/// Reads a numpy array of float32 or float64, C-contiguous (a Fortran-ordered one is refused),
+/// into an [`NdArray`] (a copy, so a
 /// read-only array, such as one `numpy.load(..., mmap_mode="r")` gives, is fine).
 pub fn nd_array(name: &str, obj: &Bound<'_, PyAny>) -> PyResult<NdArray> {
     let a = obj.cast::<PyUntypedArray>().map_err(|_| {
@@ -41,6 +42,11 @@ pub fn nd_array(name: &str, obj: &Bound<'_, PyAny>) -> PyResult<NdArray> {
         ))
     })?;
     let shape = a.shape().to_vec();
+    // `as_slice` also takes a Fortran-ordered array, whose slice is the transpose's row-major
+    // order: refuse it rather than read it transposed.
+    if !a.is_c_contiguous() {
+        return Err(not_contiguous(name));
+    }
     let descr = a.dtype().getattr("str")?.extract::<String>()?;
     let data: Vec<f64> = if let Ok(a) = a.cast::<numpy::PyArrayDyn<f64>>() {
         let r = a

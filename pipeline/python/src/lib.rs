@@ -14,9 +14,11 @@
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
+mod choices;
 mod common;
 mod control;
 mod fsbi;
+mod prune;
 mod rate;
 mod runs;
 
@@ -45,6 +47,8 @@ fn _synplast(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(runs::run, m)?)?;
     m.add_function(wrap_pyfunction!(rate::fit_rate, m)?)?;
     m.add_function(wrap_pyfunction!(rate::simulate_rate, m)?)?;
+    m.add_function(wrap_pyfunction!(choices::fit_choices, m)?)?;
+    m.add_function(wrap_pyfunction!(prune::prune, m)?)?;
     m.add_function(wrap_pyfunction!(fsbi::fsbi_simulate, m)?)?;
     m.add_function(wrap_pyfunction!(fsbi::fsbi_metric_names, m)?)?;
     m.add_function(wrap_pyfunction!(fsbi::fsbi_param_names, m)?)?;

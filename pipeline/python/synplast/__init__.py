@@ -8,6 +8,10 @@ the ``synplast`` command line), through the extension module ``synplast._synplas
 - :func:`run` runs a config into a run directory, byte for byte what ``synplast run`` writes;
 - :func:`fit_rate` fits a 27-term Taylor rule to recorded activity given as numpy arrays;
 - :func:`simulate_rate` simulates the plastic rate layer under a Taylor rule;
+- :func:`fit_choices` fits a reward rule to two-choice data (a CSV path, a dict or pandas-like
+  table, or a list of per-session tables) and scores it against two nulls;
+- :func:`prune` prunes a connectivity matrix by noise-driven covariance (or a control rule) and
+  measures what the pruning kept of its spectrum;
 - :func:`synplast.fsbi.simulate` simulates doublet rules in the spiking network of
   Confavreux et al. 2023 and returns their plausibility metrics (the ``sbi`` simulator).
 
@@ -47,6 +51,10 @@ __all__ = [
     "run",
     "fit_rate",
     "simulate_rate",
+    "ChoiceFit",
+    "fit_choices",
+    "PruneResult",
+    "prune",
     "fsbi",
     "TERMS",
     "__version__",
@@ -322,3 +330,5 @@ def simulate_rate(
 
 
 from . import fsbi  # noqa: E402  (after ConfigError, which it raises)
+from ._choices import ChoiceFit, fit_choices  # noqa: E402
+from ._prune import PruneResult, prune  # noqa: E402

@@ -132,7 +132,12 @@ pub const MAX_MATRIX_SIDE: usize = 20_000;
 /// Parses a NumPy `.npy` file holding a 2-D float64 or float32 array (see [`npy::parse_npy`]).
 /// Never panics, whatever the bytes; errors say what is wrong.
 pub fn parse_npy_matrix(bytes: &[u8]) -> Result<Matrix, String> {
-    let a = npy::parse_npy(bytes)?;
+    matrix_from_array(npy::parse_npy(bytes)?)
+}
+
+/// A 2-D array (as `.npy` files and the Python package give it) as a [`Matrix`]: an error
+/// for any other number of dimensions or a side over [`MAX_MATRIX_SIDE`].
+pub fn matrix_from_array(a: npy::NdArray) -> Result<Matrix, String> {
     let [rows, cols] = a.shape[..] else {
         return Err(format!(
             "expected a 2-D array, got {} dimensions",

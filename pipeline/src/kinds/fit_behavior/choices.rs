@@ -11,7 +11,7 @@
 //! The reward signal is `r = R - E[R]` with `E[R]` the mean of the previous 10 trials' rewards.
 
 use super::config::{ChoicesConfig, FitBehaviorConfig};
-use super::fit::{fit_sessions, BehaviorFit};
+use super::fit::{fit_sessions, BehaviorFit, Stop};
 use super::model::{initial_rule, initial_weights, network, odor_input, term_mask, FitRule, N_IN};
 use crate::config::terms::reward_term_key;
 use crate::config::terms::theta_from;
@@ -225,13 +225,15 @@ pub fn trial_nlls<R: RewardRule<f64>>(
         .collect())
 }
 
-/// Fits the rule to the fitted parts of `data` (Adam, undo-and-halve, one step per session).
+/// Fits the rule to the fitted parts of `data` (Adam, undo-and-halve, one step per session),
+/// asking `stop` before every epoch.
 pub fn fit_trials(
     cfg: &FitBehaviorConfig,
     rule: FitRule,
     data: &[TrialData],
     progress: Option<&crate::progress::Progress>,
     store: Option<&crate::rundir::Store>,
+    stop: &Stop<'_>,
 ) -> Result<BehaviorFit, RunError> {
     let net = network(cfg);
     let hidden = cfg.network.units();
@@ -244,7 +246,7 @@ pub fn fit_trials(
         let n = adjoint_scratch_len(N_IN, hidden, d.n_fit);
         choice_gradient_adjoint(rule, &net, act, hidden, &d.w0, &s, &mut scratch[..n], grad)
     };
-    fit_sessions(cfg, rule, data.len(), &mut gradient, progress, store)
+    fit_sessions(cfg, rule, data.len(), &mut gradient, progress, store, stop)
 }
 
 /// `evaluation.cutoff` (validated present for trial-level data).

@@ -4,10 +4,11 @@
 
 use super::choices::*;
 use super::config::{ChoicesConfig, FitBehaviorConfig};
+use super::fit::{BehaviorFit, Stop};
 use super::model::{network, null_rule};
 use super::run::history_artifacts;
 use super::score::percent_deviance;
-use super::uncertainty::{bootstrap_sessions, fisher_errors};
+use super::uncertainty::{bootstrap_sessions, fisher_errors, Bootstrap, Uncertainty};
 use crate::error::RunError;
 use crate::io::csv_bytes;
 use crate::metrics::json_number;
@@ -113,15 +114,97 @@ fn score_sessions(
     }))
 }
 
+/// A choice table fitted and scored: everything [`run_choices`] writes, without files.
+#[derive(Debug, Clone)]
+pub struct TableFit {
+    /// The fit: the rule, loss and parameter histories, undone steps and epochs.
+    pub fit: BehaviorFit,
+    /// The label of every parameter of the rule.
+    pub labels: Vec<String>,
+    /// Every parameter of the fitted rule (the untrained ones at their initial values).
+    pub params: Vec<f64>,
+    /// Fisher standard errors and eigenvalues.
+    pub fisher: Uncertainty,
+    /// The bootstrap over sessions (`evaluation.bootstrap > 0`).
+    pub bootstrap: Option<Bootstrap>,
+    /// `-log P(choice)` of every trial of every fitted session under the fit; its first
+    /// `n_fit[s]` trials of session `s` are the fitted ones.
+    pub fitted: Vec<Vec<f64>>,
+    /// The same under theta = 0.
+    pub null: Vec<Vec<f64>>,
+    /// The same under the bias-only null.
+    pub bias: Vec<Vec<f64>>,
+    /// The same under the reference rule, when the config names one.
+    pub reference: Option<Vec<Vec<f64>>>,
+    /// Trials fitted in each fitted session.
+    pub n_fit: Vec<usize>,
+    /// `sessions.csv`: its header and rows.
+    pub sessions_table: (Vec<&'static str>, Vec<Vec<f64>>),
+    /// `metrics.json` but for `config_hash`.
+    pub metrics: Value,
+    /// The summary the command line prints.
+    pub summary: String,
+}
+
 /// Runs `fit_behavior` on a choice table into `dir`.
 pub fn run_choices(
     cfg: &FitBehaviorConfig,
     ch: &ChoicesConfig,
     dir: &RunDir,
 ) -> Result<String, RunError> {
+    let recs = load_choices(ch).map_err(RunError::new)?;
+    let progress = Progress::new(progress_total(cfg), "epochs", dir.quiet());
+    let store = dir.store();
+    let t = fit_table(
+        cfg,
+        ch,
+        &recs,
+        Some(&progress),
+        Some(&store),
+        &crate::interrupt::requested,
+    );
+    progress.finish();
+    let t = t?;
+    history_artifacts(dir, &t.fit, &t.labels)?;
+    dir.put(
+        "sessions.csv",
+        &csv_bytes(&t.sessions_table.0, &t.sessions_table.1),
+    )?;
+    let mut metrics = t.metrics;
+    metrics["config_hash"] = json!(dir.config_hash());
+    dir.put_json("metrics.json", &metrics)?;
+    store.remove_state(super::fit::FIT_STATE);
+    Ok(t.summary)
+}
+
+/// The epochs [`fit_table`] counts into its progress bar: the fit's, and as many per bootstrap
+/// refit.
+pub fn progress_total(cfg: &FitBehaviorConfig) -> usize {
+    let n_boot = cfg
+        .evaluation
+        .as_ref()
+        .and_then(|e| e.bootstrap)
+        .unwrap_or(0) as usize;
+    cfg.fit.epochs.get() * (1 + n_boot)
+}
+
+/// Fits the rule of `cfg` to the parsed table `recs` (the data of `ch`, whose `file` names it
+/// in messages and whose `reference` is scored beside the fit) and scores it, as
+/// [`run_choices`] does, writing nothing: the first `evaluation.cutoff` of each session's
+/// trials fitted, the rest and the last `evaluation.held_out_sessions` sessions scored, the
+/// nulls, Fisher errors and the bootstrap. `progress` counts [`progress_total`] epochs;
+/// `store` keeps the fit's checkpoints; `stop` is asked before every epoch (then the result
+/// is [`RunError::interrupted`]).
+pub fn fit_table(
+    cfg: &FitBehaviorConfig,
+    ch: &ChoicesConfig,
+    recs: &[RecordedChoices],
+    progress: Option<&Progress>,
+    store: Option<&crate::rundir::Store>,
+    stop: &Stop<'_>,
+) -> Result<TableFit, RunError> {
     let seed = cfg.seed.unwrap_or(0);
     let master = Rng::new(seed);
-    let recs = load_choices(ch).map_err(RunError::new)?;
     let cutoff = cutoff_of(cfg);
     let all: Vec<TrialData> = recs
         .iter()
@@ -132,19 +215,8 @@ pub fn run_choices(
     // The fit, its nulls, intervals and table use the first sessions; the held-out ones are
     // scored apart, on every trial.
     let (data, test) = all.split_at(all.len() - held);
-    let progress = Progress::new(cfg.fit.epochs.get(), "epochs", dir.quiet());
-    let store = dir.store();
-    let fit = fit_trials(
-        cfg,
-        start_rule(cfg, &master),
-        data,
-        Some(&progress),
-        Some(&store),
-    );
-    progress.finish();
-    let fit = fit?;
+    let fit = fit_trials(cfg, start_rule(cfg, &master), data, progress, store, stop)?;
     let labels = fit.rule.labels();
-    history_artifacts(dir, &fit, &labels)?;
 
     let net = network(cfg);
     let hidden = cfg.network.units();
@@ -159,7 +231,7 @@ pub fn run_choices(
         reference_rule(ch).as_ref(),
         data,
         test,
-        &recs,
+        recs,
     )?;
     let null = nll_of(&|d| trial_nlls(&null_rule(), &net, act, hidden, d))?;
     let reference = reference_rule(ch);
@@ -226,7 +298,6 @@ pub fn run_choices(
     if refd.is_some() {
         header.extend(["reference_nll_in", "reference_nll_out"]);
     }
-    dir.put("sessions.csv", &csv_bytes(&header, &rows))?;
     let mut params = vec![0.0; fit.rule.n_params()];
     fit.rule.read_params(&mut params);
     let fisher = fisher_errors(cfg, &fit.rule, data);
@@ -236,12 +307,19 @@ pub fn run_choices(
         .and_then(|e| e.bootstrap)
         .unwrap_or(0) as usize;
     let boot = if n_boot > 0 {
+        let epochs = cfg.fit.epochs.get();
         Some(bootstrap_sessions(
             cfg,
             &start_rule(cfg, &master),
             data,
             n_boot,
             &master.substream(BOOTSTRAP_STREAM),
+            stop,
+            &|| {
+                if let Some(p) = progress {
+                    p.tick(epochs, None);
+                }
+            },
         )?)
     } else {
         None
@@ -272,7 +350,6 @@ pub fn run_choices(
         "experiment": cfg.name,
         "kind": "fit_behavior",
         "seed": seed,
-        "config_hash": dir.config_hash(),
         "data": "choices",
         "likelihood": "trial",
         "sessions": data.len(),
@@ -299,8 +376,6 @@ pub fn run_choices(
         "bootstrap": boot.as_ref().map(|b| json!({"replicates": b.replicates, "failed": b.failed})),
         "held_out_sessions": held_out,
     });
-    dir.put_json("metrics.json", &metrics)?;
-    store.remove_state(super::fit::FIT_STATE);
     let mut s = format!(
         "{}: {} sessions, {} trials ({} fitted): held-out -log P(choice) {:.4} (theta = 0: {:.4}, bias only: {:.4}); held-out percent deviance {:.2} vs theta = 0, {:.2} vs bias only; AIC {:.1}, BIC {:.1}",
         cfg.name,
@@ -353,5 +428,19 @@ pub fn run_choices(
             s.push_str(&format!(", reference rule {r:.4}"));
         }
     }
-    Ok(s)
+    Ok(TableFit {
+        labels,
+        params,
+        fisher,
+        bootstrap: boot,
+        fitted,
+        null,
+        bias,
+        reference: refd,
+        n_fit: data.iter().map(|d| d.n_fit).collect(),
+        sessions_table: (header, rows),
+        metrics,
+        summary: s,
+        fit,
+    })
 }

@@ -102,6 +102,10 @@ pub fn fit(
     fit_with_checkpoints(cfg, rule, sessions, progress, None)
 }
 
+/// Whether the caller asks a fit to stop (checked between epochs): the command line's
+/// [`crate::interrupt::requested`], or a caller's own flag (the Python package's).
+pub type Stop<'a> = dyn Fn() -> bool + Sync + 'a;
+
 /// Everything a fit needs to continue bit for bit: parameters, the optimiser with its undo and
 /// revert states, and the histories (serialised with exact floats).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -144,7 +148,15 @@ pub fn fit_with_checkpoints(
         grad.copy_from_slice(&work.grad);
         Ok(loss)
     };
-    fit_sessions(cfg, rule, sessions.len(), &mut gradient, progress, store)
+    fit_sessions(
+        cfg,
+        rule,
+        sessions.len(),
+        &mut gradient,
+        progress,
+        store,
+        &crate::interrupt::requested,
+    )
 }
 
 /// A session's mean loss at a rule, with its gradient written into the slice.
@@ -152,7 +164,9 @@ pub type SessionGradient<'a> =
     dyn FnMut(&FitRule, usize, &mut [f64]) -> Result<f64, KernelError> + 'a;
 
 /// The fit loop of [`fit_with_checkpoints`] over `n_sessions` sessions whose loss and gradient
-/// `gradient` gives (presentation-level or trial-level likelihoods alike).
+/// `gradient` gives (presentation-level or trial-level likelihoods alike). Before every epoch
+/// `stop` is asked; when it says so the state is saved (with a store) and the fit ends with
+/// [`RunError::interrupted`].
 pub fn fit_sessions(
     cfg: &FitBehaviorConfig,
     mut rule: FitRule,
@@ -160,6 +174,7 @@ pub fn fit_sessions(
     gradient: &mut SessionGradient<'_>,
     progress: Option<&Progress>,
     store: Option<&Store>,
+    stop: &Stop<'_>,
 ) -> Result<BehaviorFit, RunError> {
     let n_p = rule.n_params();
     let mask = rule.mask();
@@ -186,7 +201,7 @@ pub fn fit_sessions(
     let mut throttle = Throttle::default();
     throttle.due(false);
     while st.epochs_done < cfg.fit.epochs.get() {
-        if crate::interrupt::requested() {
+        if stop() {
             if let Some(s) = store {
                 s.save_state(FIT_STATE, &st)?;
             }

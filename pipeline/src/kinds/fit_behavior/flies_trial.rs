@@ -112,7 +112,14 @@ fn fit_subject(
     let one = std::slice::from_ref(&d);
     let fit_one = |mask: [bool; REWARD_TERMS]| -> Result<FitRecord, RunError> {
         let r0 = initial_rule(cfg, mask, &mut master.substream(1000 + id));
-        let f = fit_trials(cfg, r0, one, Some(progress), None)?;
+        let f = fit_trials(
+            cfg,
+            r0,
+            one,
+            Some(progress),
+            None,
+            &crate::interrupt::requested,
+        )?;
         let nll = trial_nlls(&f.rule, &net, act, hidden, &d)?;
         let mut theta = vec![0.0; f.rule.n_params()];
         f.rule.read_params(&mut theta);

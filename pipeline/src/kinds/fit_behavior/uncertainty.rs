@@ -20,6 +20,7 @@
 
 use super::choices::{fit_trials, TrialData};
 use super::config::FitBehaviorConfig;
+use super::fit::Stop;
 use super::model::{network, FitRule, N_IN};
 use crate::error::RunError;
 use crate::fit::identify::standard_errors;
@@ -184,13 +185,16 @@ pub struct Bootstrap {
 
 /// Refits `start` on `replicates` resamplings of `data`'s sessions with replacement (each as
 /// many sessions as `data`; resampling `b` from `rng.substream(b)`, so the same seed gives the
-/// same intervals) and reports percentiles of every trainable parameter.
+/// same intervals) and reports percentiles of every trainable parameter. `stop` is asked
+/// before every epoch of every refit; `on_refit` is called as each refit ends.
 pub fn bootstrap_sessions(
     cfg: &FitBehaviorConfig,
     start: &FitRule,
     data: &[TrialData],
     replicates: usize,
     rng: &Rng,
+    stop: &Stop<'_>,
+    on_refit: &(dyn Fn() + Sync),
 ) -> Result<Bootstrap, RunError> {
     let ids: Vec<u32> = (0..replicates as u32).collect();
     let fits: Vec<Option<Vec<f64>>> = crate::parallel::map(&ids, |&b| {
@@ -198,11 +202,13 @@ pub fn bootstrap_sessions(
         let sample: Vec<TrialData> = (0..data.len())
             .map(|_| data[r.below(data.len())].clone())
             .collect();
-        fit_trials(cfg, start.clone(), &sample, None, None)
+        let params = fit_trials(cfg, start.clone(), &sample, None, None, stop)
             .ok()
-            .map(|f| f.rule.params())
+            .map(|f| f.rule.params());
+        on_refit();
+        params
     });
-    if crate::interrupt::requested() {
+    if stop() {
         return Err(RunError::interrupted());
     }
     let ok: Vec<&Vec<f64>> = fits.iter().flatten().collect();
@@ -330,7 +336,7 @@ mod tests {
             term_mask(cfg.rule.trainable.as_deref()),
             &mut Rng::new(0),
         );
-        let rule = fit_trials(&cfg, start, std::slice::from_ref(&d), None, None)
+        let rule = fit_trials(&cfg, start, std::slice::from_ref(&d), None, None, &|| false)
             .unwrap()
             .rule;
         let keys: Vec<usize> = ["x", "x^2", "x*r"]
@@ -349,7 +355,7 @@ mod tests {
             term_mask(cfg.rule.trainable.as_deref()),
             &mut Rng::new(0),
         );
-        let rule = fit_trials(&cfg, start, std::slice::from_ref(&d), None, None)
+        let rule = fit_trials(&cfg, start, std::slice::from_ref(&d), None, None, &|| false)
             .unwrap()
             .rule;
         let u = fisher_errors(&cfg, &rule, std::slice::from_ref(&d));
@@ -378,7 +384,9 @@ mod tests {
                 .collect();
             let one = &sessions[..];
             let start = initial_rule(&cfg, term_mask(Some(&["x*r".into()])), &mut Rng::new(0));
-            let mut rule = fit_trials(&cfg, start, one, None, None).unwrap().rule;
+            let mut rule = fit_trials(&cfg, start, one, None, None, &|| false)
+                .unwrap()
+                .rule;
             // Newton steps on the total NLL from Adam's estimate: the maximum likelihood point.
             let mut scratch = vec![0.0; adjoint_scratch_len(N_IN, 1, 240)];
             let mut g = vec![0.0; rule.n_params()];

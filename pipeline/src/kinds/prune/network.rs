@@ -231,6 +231,8 @@ pub fn exact_covariance(
 
 /// Estimates the covariance from `burn_in + steps` Euler-Maruyama steps of the noisy dynamics
 /// started at 0, recording every step after the burn-in into Welford's running moments.
+/// `progress` gets 100 ticks, one per percent of the steps; `stop` is asked every 1024 steps
+/// (then [`RunError::interrupted`]).
 #[allow(clippy::too_many_arguments)]
 pub fn estimate_covariance(
     a: &[f64],
@@ -241,6 +243,7 @@ pub fn estimate_covariance(
     burn_in: usize,
     rng: &mut Rng,
     progress: &Progress,
+    stop: &dyn Fn() -> bool,
 ) -> Result<Vec<f64>, RunError> {
     let kerr = |e: synplast_kernels::KernelError| RunError::new(format!("noise simulation: {e}"));
     let mut x = vec![0.0; n];
@@ -249,17 +252,20 @@ pub fn estimate_covariance(
     let mut mean = vec![0.0; n];
     let mut m2 = vec![0.0; n * n];
     let mut count = 0u64;
-    let chunk = ((burn_in + steps) / 100).max(1);
-    for t in 0..burn_in + steps {
+    let total = burn_in + steps;
+    let mut percent = 0;
+    for t in 0..total {
         euler_maruyama_step(a, &b, sigma, dt, &mut x, &mut scratch, rng).map_err(kerr)?;
         if t >= burn_in {
             covariance_update(&x, &mut mean, &mut m2, &mut count, &mut scratch).map_err(kerr)?;
         }
-        if t % chunk == 0 {
-            if crate::interrupt::requested() {
-                return Err(RunError::interrupted());
-            }
-            progress.tick(1, None);
+        if t % 1024 == 0 && stop() {
+            return Err(RunError::interrupted());
+        }
+        let now = (t + 1) * 100 / total;
+        if now > percent {
+            progress.tick(now - percent, None);
+            percent = now;
         }
     }
     let mut c = vec![0.0; n * n];

@@ -4,6 +4,7 @@
 use super::config::{CovarianceMethod, PruneConfig, PruneMode};
 use super::network::*;
 use crate::error::RunError;
+use crate::io::Matrix;
 use crate::io::{csv_bytes, npy_bytes};
 use crate::metrics::{json_number, median};
 use crate::plot::{line_chart, Series};
@@ -182,18 +183,96 @@ fn rule_json(r: &RuleResult) -> Value {
     })
 }
 
-/// Runs a `prune` experiment into `dir`; returns the summary printed at the end.
-pub fn run(cfg: &PruneConfig, dir: &RunDir) -> Result<String, RunError> {
+/// A pruning rule of the `prune` kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PruneRule {
+    /// Keep with `min(1, rho s_ij)`, `s_ij = |w_ij| Var(x_i - sign(w_ij) x_j)` from the exact
+    /// covariance.
+    Noise,
+    /// Keep with probability proportional to `|w_ij|` (control).
+    Weight,
+    /// Keep every synapse with the same probability (control).
+    Uniform,
+    /// [`PruneRule::Noise`] with the covariance estimated from a simulation of the noisy
+    /// dynamics (`covariance.method: estimated`).
+    NoiseOnline,
+}
+
+impl PruneRule {
+    /// Every rule, in the order a run reports them.
+    pub const ALL: [PruneRule; 4] = [
+        PruneRule::Noise,
+        PruneRule::Weight,
+        PruneRule::Uniform,
+        PruneRule::NoiseOnline,
+    ];
+    /// The rule's name in `metrics.json` and file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            PruneRule::Noise => "noise",
+            PruneRule::Weight => "weight",
+            PruneRule::Uniform => "uniform",
+            PruneRule::NoiseOnline => "noise_online",
+        }
+    }
+    /// The rule named `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.name() == name)
+    }
+    /// The rules a run of `cfg` applies: the three, and `noise_online` when the covariance is
+    /// estimated.
+    pub fn of_run(cfg: &PruneConfig) -> Vec<PruneRule> {
+        let estimated = cfg.covariance.method == CovarianceMethod::Estimated;
+        Self::ALL
+            .into_iter()
+            .filter(|r| *r != PruneRule::NoiseOnline || estimated)
+            .collect()
+    }
+}
+
+/// A network pruned by some rules, with what `metrics.json` reports of it.
+#[derive(Debug, Clone)]
+pub struct Pruned {
+    /// Neurons.
+    pub n: usize,
+    /// Candidate synapses (pairs in symmetric mode).
+    pub synapses: usize,
+    /// The expected number of synapses every rule keeps.
+    pub target: f64,
+    /// Eigenvalues of the original network, in the order of [`eigenvalues`].
+    pub original_eig: Vec<(f64, f64)>,
+    /// One result per rule asked for, in that order.
+    pub results: Vec<RuleResult>,
+    /// Relative Frobenius error of the estimated covariance (when `noise_online` ran).
+    pub covariance_rel_err_online: Option<f64>,
+}
+
+impl Pruned {
+    /// The result of the rule named `name`, if it ran.
+    pub fn rule(&self, name: &str) -> Option<&RuleResult> {
+        self.results.iter().find(|r| r.name == name)
+    }
+}
+
+/// Prunes the network `m` (checked with [`check_matrix`]) by `rules` as a run of `cfg` does,
+/// writing nothing: the same seeds (every rule its own substream of `cfg.seed`), so a rule's
+/// matrix and numbers do not depend on which other rules ran. `progress` counts 101 units with
+/// the online covariance (a percent of its steps each, then 1 when done), 1 otherwise; the simulation asks `stop` as it goes (then the
+/// result is [`RunError::interrupted`]).
+pub fn prune_matrix(
+    cfg: &PruneConfig,
+    m: &Matrix,
+    rules: &[PruneRule],
+    progress: &Progress,
+    stop: &dyn Fn() -> bool,
+) -> Result<Pruned, RunError> {
     let seed = cfg.seed.unwrap_or(0);
     let master = Rng::new(seed);
-    let m = build_network(cfg, &mut master.substream(0)).map_err(RunError::new)?;
-    check_matrix(&m, cfg).map_err(RunError::new)?;
+    check_matrix(m, cfg).map_err(RunError::new)?;
     let n = m.rows;
     let a = &m.data;
     let sigma = cfg.sigma.0;
     let symmetric = cfg.prune.mode == PruneMode::Symmetric;
-    let estimated = cfg.covariance.method == CovarianceMethod::Estimated;
-    let progress = Progress::new(if estimated { 101 } else { 1 }, "steps", dir.quiet());
     let c = exact_covariance(a, n, sigma, symmetric).map_err(RunError::new)?;
     let eig = eigenvalues(a, n, symmetric);
     let mut qrng = master.substream(6);
@@ -241,83 +320,165 @@ pub fn run(cfg: &PruneConfig, dir: &RunDir) -> Result<String, RunError> {
         .iter()
         .map(|v| f64::from(u8::from(*v > 0.0)))
         .collect();
-    let mut results = vec![
-        apply_rule(
-            "noise",
-            &reference,
-            &s_noise,
-            rho_noise,
-            &cand,
-            &mut master.substream(2),
-        )?,
-        apply_rule(
-            "weight",
-            &reference,
-            &s_weight,
-            rho_for(&s_weight, &cand, target)?,
-            &cand,
-            &mut master.substream(3),
-        )?,
-        apply_rule(
-            "uniform",
-            &reference,
-            &s_uniform,
-            rho_for(&s_uniform, &cand, target)?,
-            &cand,
-            &mut master.substream(4),
-        )?,
-    ];
+    let mut results = Vec::with_capacity(rules.len());
     let mut cov_err = None;
-    if estimated {
-        let dt = cfg.covariance.dt.map(|v| v.0).unwrap_or(0.002);
-        let max_abs = reference
-            .eig
-            .iter()
-            .fold(0.0f64, |m, l| m.max(l.0.hypot(l.1)));
-        if dt * max_abs >= 1.9 {
-            return Err(RunError::new(format!(
-                "covariance.dt = {dt} is unstable for this network (largest |eigenvalue| {max_abs:.4}); use dt below {:.3e}",
-                1.9 / max_abs
-            )));
-        }
-        let steps = cfg.covariance.steps.map(|s| s.get()).unwrap_or(200_000);
-        let c_est = estimate_covariance(
-            a,
-            n,
-            sigma,
-            dt,
-            steps,
-            cfg.covariance.burn_in as usize,
-            &mut master.substream(1),
-            &progress,
-        )?;
-        let diff: f64 = c_est.iter().zip(&c).map(|(x, y)| (x - y).powi(2)).sum();
-        let norm: f64 = c.iter().map(|y| y * y).sum();
-        cov_err = Some((diff / norm).sqrt());
-        let mut s_online = vec![0.0; n * n];
-        score(a, &c_est, n, &mut vec![0.0; n], &mut s_online).map_err(kerr)?;
-        let rho = rho_for(&s_online, &cand, target)?;
-        results.push(apply_rule(
-            "noise_online",
-            &reference,
-            &s_online,
-            rho,
-            &cand,
-            &mut master.substream(5),
-        )?);
+    for &rule in rules {
+        let name = rule.name();
+        results.push(match rule {
+            PruneRule::Noise => apply_rule(
+                name,
+                &reference,
+                &s_noise,
+                rho_noise,
+                &cand,
+                &mut master.substream(2),
+            )?,
+            PruneRule::Weight => apply_rule(
+                name,
+                &reference,
+                &s_weight,
+                rho_for(&s_weight, &cand, target)?,
+                &cand,
+                &mut master.substream(3),
+            )?,
+            PruneRule::Uniform => apply_rule(
+                name,
+                &reference,
+                &s_uniform,
+                rho_for(&s_uniform, &cand, target)?,
+                &cand,
+                &mut master.substream(4),
+            )?,
+            PruneRule::NoiseOnline => {
+                if cfg.covariance.method != CovarianceMethod::Estimated {
+                    return Err(RunError::new(
+                        "the noise_online rule needs covariance.method: estimated",
+                    ));
+                }
+                let dt = cfg.covariance.dt.map(|v| v.0).unwrap_or(0.002);
+                let max_abs = reference
+                    .eig
+                    .iter()
+                    .fold(0.0f64, |m, l| m.max(l.0.hypot(l.1)));
+                if dt * max_abs >= 1.9 {
+                    return Err(RunError::new(format!(
+                        "covariance.dt = {dt} is unstable for this network (largest |eigenvalue| {max_abs:.4}); use dt below {:.3e}",
+                        1.9 / max_abs
+                    )));
+                }
+                let steps = cfg.covariance.steps.map(|s| s.get()).unwrap_or(200_000);
+                let c_est = estimate_covariance(
+                    a,
+                    n,
+                    sigma,
+                    dt,
+                    steps,
+                    cfg.covariance.burn_in as usize,
+                    &mut master.substream(1),
+                    progress,
+                    stop,
+                )?;
+                let diff: f64 = c_est.iter().zip(&c).map(|(x, y)| (x - y).powi(2)).sum();
+                let norm: f64 = c.iter().map(|y| y * y).sum();
+                cov_err = Some((diff / norm).sqrt());
+                let mut s_online = vec![0.0; n * n];
+                score(a, &c_est, n, &mut vec![0.0; n], &mut s_online).map_err(kerr)?;
+                let rho = rho_for(&s_online, &cand, target)?;
+                apply_rule(
+                    name,
+                    &reference,
+                    &s_online,
+                    rho,
+                    &cand,
+                    &mut master.substream(5),
+                )?
+            }
+        });
     }
+    progress.tick(1, None);
+    Ok(Pruned {
+        n,
+        synapses: cand.len(),
+        target,
+        original_eig: reference.eig,
+        results,
+        covariance_rel_err_online: cov_err,
+    })
+}
+
+/// `metrics.json` of a run that pruned by `p` (all of [`PruneRule::of_run`]), but for
+/// `config_hash`.
+pub fn metrics(cfg: &PruneConfig, p: &Pruned) -> Value {
+    let symmetric = cfg.prune.mode == PruneMode::Symmetric;
+    let ratio = |other: &str| match (p.rule("noise"), p.rule(other)) {
+        (Some(a), Some(b)) => json_number(a.eig_rel_err_max / b.eig_rel_err_max),
+        _ => Value::Null,
+    };
+    let mut metrics = json!({
+        "experiment": cfg.name,
+        "kind": "prune",
+        "seed": cfg.seed.unwrap_or(0),
+        "n": p.n,
+        "synapses": p.synapses,
+        "mode": if symmetric { "symmetric" } else { "directed" },
+        "sigma": cfg.sigma.0,
+        "target_expected_synapses": json_number(p.target),
+        "covariance_rel_err_online": p.covariance_rel_err_online.map(json_number).unwrap_or(Value::Null),
+        "noise_max_err_over_weight": ratio("weight"),
+        "noise_max_err_over_uniform": ratio("uniform"),
+    });
+    if let Some(eps) = cfg.prune.eps {
+        metrics["eps"] = json!(eps.0);
+        if let Some(r) = p.rule("noise") {
+            metrics["noise_within_eps"] = within_eps(r, eps.0);
+        }
+    }
+    for r in &p.results {
+        metrics[r.name] = rule_json(r);
+    }
+    metrics
+}
+
+/// Whether a rule kept every eigenvalue and the quadratic form within `1 +- eps`.
+pub fn within_eps(r: &RuleResult, eps: f64) -> Value {
+    json!({
+        "eigenvalues": r.eig_rel_err_max <= eps,
+        "quadratic_form": r.quad_ratio.0 >= 1.0 - eps && r.quad_ratio.1 <= 1.0 + eps,
+    })
+}
+
+/// Runs a `prune` experiment into `dir`; returns the summary printed at the end.
+pub fn run(cfg: &PruneConfig, dir: &RunDir) -> Result<String, RunError> {
+    let master = Rng::new(cfg.seed.unwrap_or(0));
+    let m = build_network(cfg, &mut master.substream(0)).map_err(RunError::new)?;
+    let symmetric = cfg.prune.mode == PruneMode::Symmetric;
+    let estimated = cfg.covariance.method == CovarianceMethod::Estimated;
+    let progress = Progress::new(if estimated { 101 } else { 1 }, "steps", dir.quiet());
+    let pruned = prune_matrix(
+        cfg,
+        &m,
+        &PruneRule::of_run(cfg),
+        &progress,
+        &crate::interrupt::requested,
+    );
     progress.finish();
+    let pruned = pruned?;
+    let (n, a, results) = (m.rows, &m.data, &pruned.results);
+    let cand_len = pruned.synapses;
+    let target = pruned.target;
+    let cov_err = pruned.covariance_rel_err_online;
+    let reference_eig = &pruned.original_eig;
 
     // Artifacts.
     dir.put("network.npy", &npy_bytes(&[n, n], a))?;
-    for r in &results {
+    for r in results {
         dir.put(
             &format!("pruned_{}.npy", r.name),
             &npy_bytes(&[n, n], &r.pruned),
         )?;
     }
     let mut header = vec!["index".to_string()];
-    let mut cols: Vec<&Vec<(f64, f64)>> = vec![&reference.eig];
+    let mut cols: Vec<&Vec<(f64, f64)>> = vec![reference_eig];
     let names: Vec<&str> = std::iter::once("original")
         .chain(results.iter().map(|r| r.name))
         .collect();
@@ -368,39 +529,17 @@ pub fn run(cfg: &PruneConfig, dir: &RunDir) -> Result<String, RunError> {
         .as_bytes(),
     )?;
 
-    let noise_max = results[0].eig_rel_err_max;
-    let mut metrics = json!({
-        "experiment": cfg.name,
-        "kind": "prune",
-        "seed": seed,
-        "config_hash": dir.config_hash(),
-        "n": n,
-        "synapses": cand.len(),
-        "mode": if symmetric { "symmetric" } else { "directed" },
-        "sigma": sigma,
-        "target_expected_synapses": json_number(target),
-        "covariance_rel_err_online": cov_err.map(json_number).unwrap_or(Value::Null),
-        "noise_max_err_over_weight": json_number(noise_max / results[1].eig_rel_err_max),
-        "noise_max_err_over_uniform": json_number(noise_max / results[2].eig_rel_err_max),
-    });
-    if let Some(eps) = cfg.prune.eps {
-        metrics["eps"] = json!(eps.0);
-        let r = &results[0];
-        metrics["noise_within_eps"] = json!({
-            "eigenvalues": r.eig_rel_err_max <= eps.0,
-            "quadratic_form": r.quad_ratio.0 >= 1.0 - eps.0 && r.quad_ratio.1 <= 1.0 + eps.0,
-        });
-    }
+    let mut metrics = metrics(cfg, &pruned);
+    metrics["config_hash"] = json!(dir.config_hash());
     let mut summary = format!(
         "{}: N = {n}, {} synapses ({}), expected kept {:.1} ({:.1}%)",
         cfg.name,
-        cand.len(),
+        cand_len,
         if symmetric { "pairs" } else { "directed" },
         target,
-        100.0 * target / cand.len() as f64
+        100.0 * target / cand_len as f64
     );
-    for r in &results {
-        metrics[r.name] = rule_json(r);
+    for r in results {
         summary.push_str(&format!(
             "\n  {:<12} kept {:6.2}%  eig rel err max {:.4} median {:.4}  quad ratio [{:.4}, {:.4}]  response err {:.4}",
             r.name,
