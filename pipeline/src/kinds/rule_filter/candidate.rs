@@ -130,6 +130,8 @@ mod tests {
             mean_w: [10.0, 11.0, 12.0, 13.0],
             pass: vec![("a".into(), true), ("b".into(), false), ("c".into(), true)],
             plausible: false,
+            paper: None,
+            synplast: None,
         };
         let v = metric_values(&m);
         assert_eq!(v.len(), METRIC_NAMES.len());
