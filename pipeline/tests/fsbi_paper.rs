@@ -105,7 +105,12 @@ fn sampled_synapses_are_deterministic_and_recorded_every_100_ms() {
     assert_ne!(sa.index, sc.index);
     let json = |o: &synplast::sim::fsbi::Outcome| serde_json::to_string(&o.metrics).unwrap();
     assert_eq!(json(&a), json(&b));
+    let net = FsbiNetwork::new(&f, &Rng::new(9));
     for k in 0..4 {
+        // From substream 2 of the network seed, then substream k.
+        let mut rng = Rng::new(9).substream(2).substream(k as u32);
+        let nnz = net.proj[k].csr.w.len();
+        assert_eq!(sa.index[k], rng.choose(nnz, 30));
         assert_eq!(sa.index[k].len(), 30);
         // 0.5 s of window: records at 0, 100, ..., 400 ms.
         assert_eq!(sa.w[k].len(), 5);
