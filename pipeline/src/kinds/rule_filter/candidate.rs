@@ -221,6 +221,8 @@ mod tests {
                 ("cv_isi".into(), true),
             ],
             plausible: false,
+            paper: None,
+            synplast: None,
         };
         let v = metric_values(&m);
         assert_eq!(v.len(), METRIC_NAMES.len());

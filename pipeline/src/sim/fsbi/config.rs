@@ -119,10 +119,184 @@ pub struct FsbiConfig {
     /// Plausibility constraints.
     #[serde(default = "default_constraints")]
     pub constraints: Constraints,
+    /// The rate checker (absent: synplast's); not written when absent, so existing configs
+    /// keep their hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_checker: Option<RateCheckerKind>,
+    /// The paper's plausibility metrics and which definition decides (absent: not computed,
+    /// synplast's decide); not written when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plausibility: Option<PlausibilityConfig>,
 }
 
 fn hundred() -> Positive {
     Positive(100.0)
+}
+
+/// Which rate checker stops a runaway network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RateCheckerKind {
+    /// synplast's: the rate of all neurons, an Euler moving average (tau 1 s) from 0 Hz; stops
+    /// above `abort_rate`.
+    #[default]
+    Synplast,
+    /// The paper's (Auryn's `RateChecker(neurons_e, 0, max_rate_checker, tau_checker)`): the E
+    /// rate only, `a <- a e^{-dt/tau} + spikes / (tau n_E)` (tau 1 s) from the middle of
+    /// `(0, abort_rate)`; stops unless `0 < a < abort_rate`.
+    Paper,
+}
+
+/// Which definitions decide `pass` and `plausible`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Definition {
+    /// The paper's metrics and constraints ([`PaperConstraints`]).
+    #[default]
+    Paper,
+    /// synplast's ([`Constraints`]).
+    Synplast,
+}
+
+/// How the synapses whose weights the paper's metrics read are chosen, per type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SynapseSample {
+    /// Equally spaced in storage order (by presynaptic neuron), as Auryn's
+    /// `WeightMonitor::add_equally_spaced` in the paper's simulator.
+    #[default]
+    EquallySpaced,
+    /// Distinct synapses drawn at random from substream 2 of the network seed (then substream
+    /// `k` per type `k`).
+    Random,
+}
+
+/// The paper's plausibility constraints, inclusive `[low, high]` ranges on its metrics
+/// (names as in its `fsbi/analyse.py`); the defaults are the "plausible" conditions of its
+/// `Analysis/Figure 2.ipynb`. A field left out keeps its default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PaperConstraints {
+    /// E rate (Hz).
+    pub rate: [NonNegative; 2],
+    /// I rate (Hz).
+    pub rate_i: [NonNegative; 2],
+    /// Mean CV(ISI).
+    pub cv_isi: [NonNegative; 2],
+    /// Spatial Fano factor (100 ms bins).
+    #[serde(rename = "spatial_Fano")]
+    pub spatial_fano: [NonNegative; 2],
+    /// Temporal Fano factor (100 ms bins).
+    #[serde(rename = "temporal_Fano")]
+    pub temporal_fano: [NonNegative; 2],
+    /// Auto-covariance.
+    pub auto_cov: [NonNegative; 2],
+    /// Summed DFT amplitudes of the E population rate (1 ms bins).
+    pub fft: [NonNegative; 2],
+    /// Fraction of sampled weights at 0 or `w_max`.
+    pub w_blow: [NonNegative; 2],
+    /// Standard deviation over time of the mean spike count per neuron per 1 ms bin (its
+    /// `condition()` uses `[0, 0.05]`).
+    pub std_rate_temporal: [NonNegative; 2],
+    /// Standard deviation over neurons of the rate (Hz).
+    pub std_rate_spatial: [NonNegative; 2],
+    /// Standard deviation over neurons of CV(ISI).
+    pub std_cv: [NonNegative; 2],
+    /// Weight creep of the sampled synapses.
+    pub w_creep: [NonNegative; 2],
+    /// Final mean E->E weight (checked only when E->E learns; likewise the other three).
+    pub weef: [NonNegative; 2],
+    /// Final mean E->I weight.
+    pub weif: [NonNegative; 2],
+    /// Final mean I->E weight.
+    pub wief: [NonNegative; 2],
+    /// Final mean I->I weight.
+    pub wiif: [NonNegative; 2],
+    /// Not among the paper's plausibility conditions; its `condition()` uses `[0, 0.5]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kl_isi: Option<[NonNegative; 2]>,
+}
+
+impl Default for PaperConstraints {
+    fn default() -> Self {
+        let r = |a, b| [NonNegative(a), NonNegative(b)];
+        Self {
+            rate: r(1.0, 50.0),
+            rate_i: r(1.0, 50.0),
+            cv_isi: r(0.7, 1000.0),
+            spatial_fano: r(0.5, 2.5),
+            temporal_fano: r(0.5, 2.5),
+            auto_cov: r(0.0, 0.1),
+            fft: r(0.0, 1.0),
+            w_blow: r(0.0, 0.1),
+            std_rate_temporal: r(0.0, 0.5),
+            std_rate_spatial: r(0.0, 5.0),
+            std_cv: r(0.0, 0.2),
+            w_creep: r(0.0, 0.05),
+            weef: r(0.0, 0.5),
+            weif: r(0.0, 0.5),
+            wief: r(0.0, 5.0),
+            wiif: r(0.0, 5.0),
+            kl_isi: None,
+        }
+    }
+}
+
+impl PaperConstraints {
+    fn ranges(&self) -> Vec<(&'static str, &[NonNegative; 2])> {
+        let mut v = vec![
+            ("rate", &self.rate),
+            ("rate_i", &self.rate_i),
+            ("cv_isi", &self.cv_isi),
+            ("spatial_Fano", &self.spatial_fano),
+            ("temporal_Fano", &self.temporal_fano),
+            ("auto_cov", &self.auto_cov),
+            ("fft", &self.fft),
+            ("w_blow", &self.w_blow),
+            ("std_rate_temporal", &self.std_rate_temporal),
+            ("std_rate_spatial", &self.std_rate_spatial),
+            ("std_cv", &self.std_cv),
+            ("w_creep", &self.w_creep),
+            ("weef", &self.weef),
+            ("weif", &self.weif),
+            ("wief", &self.wief),
+            ("wiif", &self.wiif),
+        ];
+        if let Some(r) = &self.kl_isi {
+            v.push(("kl_isi", r));
+        }
+        v
+    }
+}
+
+/// The paper's plausibility metrics, computed beside synplast's (`fsbi.plausibility`; absent:
+/// not computed, synplast's decide). `definition` says which decide `pass` and `plausible`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlausibilityConfig {
+    /// Which definitions decide (default `paper`).
+    pub definition: Definition,
+    /// The paper's constraints.
+    pub paper: PaperConstraints,
+    /// Recorded neurons, E and I: the first of each population (the paper's `n_recorded` 1000
+    /// and `n_recorded_i` 500; all when the population is smaller).
+    pub recorded: [Count; 2],
+    /// Sampled synapses per connection type (the paper's 100).
+    pub synapses: Count,
+    /// How they are chosen.
+    pub synapse_sample: SynapseSample,
+}
+
+impl Default for PlausibilityConfig {
+    fn default() -> Self {
+        Self {
+            definition: Definition::Paper,
+            paper: PaperConstraints::default(),
+            recorded: [Count(1000), Count(500)],
+            synapses: Count(100),
+            synapse_sample: SynapseSample::EquallySpaced,
+        }
+    }
 }
 
 /// Constraint names of the plausibility metrics.
@@ -267,6 +441,22 @@ pub fn validate(f: &FsbiConfig) -> Result<(), (String, String)> {
     let c = &f.constraints;
     if c.rate[0].0 > c.rate[1].0 || c.fano[0].0 > c.fano[1].0 {
         return bad("fsbi.constraints", "ranges must be [low, high]");
+    }
+    if let Some(p) = &f.plausibility {
+        for (name, r) in p.paper.ranges() {
+            if r[0].0 > r[1].0 {
+                return bad(
+                    &format!("fsbi.plausibility.paper.{name}"),
+                    "must be [low, high] with low <= high",
+                );
+            }
+        }
+        if p.synapses.0 > 100_000 {
+            return bad(
+                "fsbi.plausibility.synapses",
+                "at most 100000 sampled synapses per type",
+            );
+        }
     }
     Ok(())
 }

@@ -18,11 +18,18 @@
 //! saturation (fraction of plastic weights at 0 or `w_max` at the end); creep
 //! (`max |2 (w_end - w_start) / (w_end + w_start)|` over plastic types, means at the start and
 //! end of the window).
+//!
+//! With `plausibility:` set, the paper's own metrics ([`paper_metrics`]) are computed beside
+//! these, from the first `recorded` E and I neurons and `synapses` sampled synapses per type
+//! recorded every 100 ms, and `definition` says which decide `pass` and `plausible`. With
+//! `rate_checker: paper`, the paper's rate checker ([`PaperRateChecker`]) replaces ours.
 
 pub mod config;
+pub mod paper_metrics;
 pub mod plausibility;
 
 pub use config::*;
+pub use paper_metrics::{paper_metrics, PaperInput, PaperMetrics, Verdicts};
 pub use plausibility::{plausibility, Plausibility};
 
 use crate::config::Finite;
@@ -74,6 +81,44 @@ pub struct Projection {
     pub excitatory: bool,
 }
 
+/// The paper's rate checker (Auryn's `RateChecker`, as `sim_bg_IF_EEEIIEII_6pPol.cpp` builds
+/// it on the E population with `min = 0`): `a <- a e^{-dt/tau} + spikes / (tau n)` each step
+/// (tau in s, so `a` tends to the rate in Hz), starting at `(min + max) / 2`; the run stops
+/// unless `min < a < max`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PaperRateChecker {
+    /// `e^{-dt/tau}`.
+    pub decay: f64,
+    /// Averaging time constant (s).
+    pub tau_s: f64,
+    /// Lower bound (Hz), exclusive.
+    pub min_hz: f64,
+    /// Upper bound (Hz), exclusive.
+    pub max_hz: f64,
+    /// The current average (Hz).
+    pub avg_hz: f64,
+}
+
+impl PaperRateChecker {
+    /// A checker with time constant `tau_ms` on steps of `dt_ms`, bounds `(min_hz, max_hz)`.
+    pub fn new(tau_ms: f64, dt_ms: f64, min_hz: f64, max_hz: f64) -> Self {
+        Self {
+            decay: (-dt_ms / tau_ms).exp(),
+            tau_s: tau_ms * 1e-3,
+            min_hz,
+            max_hz,
+            avg_hz: 0.5 * (min_hz + max_hz),
+        }
+    }
+
+    /// Adds one step of `spikes` among the `n` watched neurons; `false` once the average
+    /// leaves `(min_hz, max_hz)`.
+    pub fn update(&mut self, spikes: usize, n: usize) -> bool {
+        self.avg_hz = self.avg_hz * self.decay + spikes as f64 / self.tau_s / n.max(1) as f64;
+        self.avg_hz > self.min_hz && self.avg_hz < self.max_hz
+    }
+}
+
 /// Connection types in the order of [`FsbiNetwork::proj`].
 pub const TYPES: [&str; 4] = ["ee", "ei", "ie", "ii"];
 
@@ -104,6 +149,8 @@ pub struct FsbiNetwork {
     pub t: u64,
     /// The rate checker (tau 1 s).
     pub checker: RateChecker,
+    /// The paper's rate checker, used instead of `checker` when set (`rate_checker: paper`).
+    pub paper_checker: Option<PaperRateChecker>,
     /// False once the checker tripped.
     pub healthy: bool,
     /// Synaptic events so far (recurrent and input).
@@ -263,6 +310,8 @@ impl FsbiNetwork {
                 max_hz: f.abort_rate.0,
                 avg_hz: 0.0,
             },
+            paper_checker: (f.rate_checker == Some(RateCheckerKind::Paper))
+                .then(|| PaperRateChecker::new(1000.0, dt, 0.0, f.abort_rate.0)),
             healthy: true,
             events: 0,
             scratch: Vec::new(),
@@ -419,7 +468,10 @@ impl FsbiNetwork {
             }
         }
         self.arrivals = arrivals;
-        self.healthy &= self.checker.update(count, self.n, self.neuron.dt);
+        self.healthy &= match &mut self.paper_checker {
+            Some(c) => c.update(fsplit, self.n_exc),
+            None => self.checker.update(count, self.n, self.neuron.dt),
+        };
         self.t += 1;
         Ok(&self.spikes[..count])
     }
@@ -443,6 +495,33 @@ pub struct Outcome {
     pub rates: Vec<[f64; 2]>,
     /// Synaptic events.
     pub events: u64,
+    /// The sampled synapses' weights the paper's metrics read (with `plausibility:` set).
+    pub sampled: Option<SampledWeights>,
+}
+
+/// Weights of sampled synapses per type, recorded every 100 ms of the scoring window from its
+/// first step (the paper's `WeightMonitor`s).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampledWeights {
+    /// Per type (ee, ei, ie, ii), indices into the projection's CSR weights.
+    pub index: [Vec<usize>; 4],
+    /// Per type, one row of weights (in the order of `index`) per record.
+    pub w: [Vec<Vec<f64>>; 4],
+}
+
+/// The synapses of `net` that the paper's metrics sample, per type: from the network seed's
+/// substream 2 (then substream `k` for type `k`) when drawn at random, which no other draw of
+/// the network uses.
+pub fn sample_synapses(net: &FsbiNetwork, pc: &PlausibilityConfig, seed: u64) -> [Vec<usize>; 4] {
+    let base = Rng::new(seed).substream(2);
+    std::array::from_fn(|k| {
+        paper_metrics::sampled_synapses(
+            net.proj[k].csr.w.len(),
+            pc.synapses.get(),
+            pc.synapse_sample,
+            &mut base.substream(k as u32),
+        )
+    })
 }
 
 /// Simulates the learning phase and the scoring window (or until the rate checker stops it),
@@ -464,6 +543,10 @@ pub fn simulate(
     let (mut ce, mut ci) = (0usize, 0usize);
     let mut aborted = false;
     let chunk = (total / 100).max(1);
+    let mut sampled = f.plausibility.as_ref().map(|pc| SampledWeights {
+        index: sample_synapses(&net, pc, seed),
+        w: Default::default(),
+    });
     for step in 0..total {
         if step == learn {
             for (k, w) in w_start.iter_mut().enumerate() {
@@ -487,6 +570,14 @@ pub fn simulate(
                 times[s as usize].push((step - learn) as u32);
             }
         }
+        if let Some(s) = sampled.as_mut() {
+            if step >= learn && (step - learn) % paper_metrics::WEIGHT_EVERY == 0 {
+                for k in 0..4 {
+                    let w = &net.proj[k].csr.w;
+                    s.w[k].push(s.index[k].iter().map(|&i| w[i]).collect());
+                }
+            }
+        }
         if step % 1000 == 999 {
             let ni = (net.n - net.n_exc).max(1) as f64;
             rates.push([ce as f64 / net.n_exc as f64 / 0.1, ci as f64 / ni / 0.1]);
@@ -507,12 +598,38 @@ pub fn simulate(
         }
     }
     let window_done = (net.t as usize).saturating_sub(learn).max(1);
-    let metrics = plausibility(&net, &times, window_done, w_start, aborted, &f.constraints);
+    let mut metrics = plausibility(&net, &times, window_done, w_start, aborted, &f.constraints);
+    if let (Some(pc), Some(s)) = (&f.plausibility, &sampled) {
+        let (ne, ni) = (net.n_exc, net.n - net.n_exc);
+        let (re, ri) = (pc.recorded[0].get().min(ne), pc.recorded[1].get().min(ni));
+        let plastic =
+            std::array::from_fn(|k| !matches!(net.proj[k].plasticity, Plasticity::Static));
+        let w_max = f.w_max.0;
+        let input = PaperInput {
+            exc: &times[..re],
+            inh: &times[ne..ne + ri],
+            window_steps: window,
+            weights: std::array::from_fn(|k| s.w[k].as_slice()),
+            plastic,
+            w_max,
+            aborted,
+        };
+        let paper = paper_metrics(&input, &pc.paper);
+        if pc.definition == Definition::Paper {
+            let ours = Verdicts {
+                pass: std::mem::replace(&mut metrics.pass, paper.verdicts.pass.clone()),
+                plausible: std::mem::replace(&mut metrics.plausible, paper.verdicts.plausible),
+            };
+            metrics.synplast = Some(ours);
+        }
+        metrics.paper = Some(paper);
+    }
     Ok(Some(Outcome {
         metrics,
         times,
         weights,
         rates,
         events: net.events,
+        sampled,
     }))
 }

@@ -2,6 +2,7 @@
 //! the module doc of [`super`] and in `docs/spiking_fsbi.md`).
 
 use super::config::Constraints;
+use super::paper_metrics::{PaperMetrics, Verdicts};
 use super::{FsbiNetwork, Plasticity};
 use crate::metrics::{isi_cvs, mean};
 use serde::Serialize;
@@ -37,6 +38,13 @@ pub struct Plausibility {
     pub pass: Vec<(String, bool)>,
     /// All hold.
     pub plausible: bool,
+    /// The paper's metrics and verdicts (with `plausibility:` set; not written otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paper: Option<PaperMetrics>,
+    /// synplast's own verdicts when the paper's decide `pass` and `plausible`
+    /// (`plausibility.definition: paper`; not written otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub synplast: Option<Verdicts>,
 }
 
 fn var_over_mean(c: &[f64]) -> Option<f64> {
@@ -194,5 +202,7 @@ pub fn plausibility(
         mean_w,
         pass,
         plausible,
+        paper: None,
+        synplast: None,
     }
 }
