@@ -4,6 +4,8 @@
 //! ```text
 //! synplast run EXPERIMENT.yaml [--out DIR] [--force] [--quiet] [--threads N] [key.path=value ...]
 //! synplast run --resume DIR [--quiet] [--threads N]
+//! synplast run EXPERIMENT.yaml --out DIR --shard I/N|auto [--quiet] [--threads N] [key.path=value ...]
+//! synplast merge DIR [--quiet]
 //! synplast check EXPERIMENT.yaml [key.path=value ...]
 //! synplast list
 //! ```
@@ -21,6 +23,8 @@ use std::path::PathBuf;
 const USAGE: &str = "usage:
   synplast run EXPERIMENT.yaml [--out DIR] [--force] [--quiet] [--threads N] [key.path=value ...]
   synplast run --resume DIR [--quiet] [--threads N]
+  synplast run EXPERIMENT.yaml --out DIR --shard I/N|auto [--quiet] [--threads N] [key.path=value ...]
+  synplast merge DIR [--quiet]
   synplast check EXPERIMENT.yaml [key.path=value ...]
   synplast list
   synplast --version";
@@ -30,6 +34,7 @@ pub fn main_with_args(args: &[String]) -> i32 {
     match args.first().map(String::as_str) {
         Some("run") => cmd_run(&args[1..]),
         Some("check") => cmd_check(&args[1..]),
+        Some("merge") => cmd_merge(&args[1..]),
         Some("list") if args.len() == 1 => cmd_list(),
         Some("--version" | "-V") => {
             println!("synplast {}", env!("CARGO_PKG_VERSION"));
@@ -55,6 +60,7 @@ struct Parsed {
     quiet: bool,
     resume: bool,
     threads: Option<usize>,
+    shard: Option<rundir::Shard>,
     overrides: Vec<String>,
 }
 
@@ -66,6 +72,7 @@ fn parse(args: &[String], allow_run_flags: bool) -> Result<Parsed, String> {
         quiet: false,
         resume: false,
         threads: None,
+        shard: None,
         overrides: Vec::new(),
     };
     let mut file = None;
@@ -84,6 +91,10 @@ fn parse(args: &[String], allow_run_flags: bool) -> Result<Parsed, String> {
                 file = Some(PathBuf::from(d).join("config.yaml"));
             }
             "--quiet" | "-q" if allow_run_flags => p.quiet = true,
+            "--shard" if allow_run_flags => {
+                let s = it.next().ok_or("--shard needs I/N (e.g. 0/4) or auto")?;
+                p.shard = Some(rundir::Shard::parse(s)?);
+            }
             "--threads" if allow_run_flags => {
                 let n = it.next().ok_or("--threads needs a number of threads")?;
                 p.threads = Some(
@@ -106,6 +117,11 @@ fn parse(args: &[String], allow_run_flags: bool) -> Result<Parsed, String> {
     p.file = file.ok_or("missing EXPERIMENT.yaml")?;
     if p.resume && (p.force || !p.overrides.is_empty()) {
         return Err("--resume continues a run as it was: no --force, no overrides".into());
+    }
+    if p.shard.is_some() && (p.resume || p.force || p.out.is_none()) {
+        return Err(
+            "--shard needs --out DIR (the directory all shards share), and no --resume or --force (running a shard again continues it)".into(),
+        );
     }
     Ok(p)
 }
@@ -192,6 +208,48 @@ fn cmd_run(args: &[String]) -> i32 {
             .chain(args.iter().cloned())
             .collect(),
         resume: p.resume,
+        shard: p.shard,
+        merge: false,
+        embedded: false,
+    };
+    rundir::run(&exp, &opts)
+}
+
+fn cmd_merge(args: &[String]) -> i32 {
+    let mut quiet = false;
+    let mut dir = None;
+    for a in args {
+        match a.as_str() {
+            "--quiet" | "-q" => quiet = true,
+            s if s.starts_with('-') => return usage_error(&format!("unknown option `{s}`")),
+            s if dir.is_none() => dir = Some(PathBuf::from(s)),
+            s => return usage_error(&format!("unexpected argument `{s}`")),
+        }
+    }
+    let Some(dir) = dir else {
+        return usage_error("merge needs the run directory the shards share");
+    };
+    let file = dir.join("config.yaml");
+    let mut exp = match kinds::load(&file) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
+    exp.resolve();
+    let opts = RunOptions {
+        out: Some(dir),
+        force: false,
+        quiet,
+        config_file: file.display().to_string(),
+        command: std::iter::once("synplast".to_string())
+            .chain(std::iter::once("merge".to_string()))
+            .chain(args.iter().cloned())
+            .collect(),
+        resume: false,
+        shard: None,
+        merge: true,
         embedded: false,
     };
     rundir::run(&exp, &opts)

@@ -28,6 +28,9 @@ pub trait Kind: Sized + Send + Sync + 'static {
     const ABOUT: &'static str;
     /// What `synplast run --resume` does for this kind.
     const RESUME: Resume;
+    /// Whether the kind can spread a run over processes (`--shard I/N`, `synplast merge`):
+    /// its run then reads [`RunDir::shard`] and [`RunDir::merging`].
+    const SHARDS: bool = false;
     /// The experiment's name (the run directory's parent).
     fn name(c: &Self::Config) -> &str;
     /// The seed, if set.
@@ -126,6 +129,7 @@ trait Erased: Debug + Send + Sync {
     fn check_data(&self) -> Result<(), String>;
     fn with_overrides(&self, overrides: &[String]) -> Result<Box<dyn Erased>, ConfigError>;
     fn resume(&self) -> Resume;
+    fn shards(&self) -> bool;
     fn run(&self, dir: &RunDir) -> Result<String, RunError>;
     fn as_any(&self) -> &dyn Any;
     fn as_any_mut(&mut self) -> &mut dyn Any;
@@ -175,6 +179,9 @@ impl<K: Kind> Erased for Typed<K> {
     }
     fn resume(&self) -> Resume {
         K::RESUME
+    }
+    fn shards(&self) -> bool {
+        K::SHARDS
     }
     fn run(&self, dir: &RunDir) -> Result<String, RunError> {
         K::run(&self.0, dir)
@@ -285,6 +292,9 @@ impl Job for Experiment {
     }
     fn resume(&self) -> Resume {
         self.0.resume()
+    }
+    fn shards(&self) -> bool {
+        self.0.shards()
     }
     fn run(&self, dir: &RunDir) -> Result<String, RunError> {
         self.0.run(dir)

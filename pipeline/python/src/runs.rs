@@ -78,6 +78,8 @@ pub fn run(
         command,
         config_file,
         resume,
+        shard: None,
+        merge: false,
         embedded: true,
     };
     synplast::interrupt::clear();

@@ -95,7 +95,13 @@ impl Lock {
     /// Takes the lock of `dir`, or says who holds it: `Err((2, message))`; `Err((1, message))`
     /// when the file system refuses.
     pub fn acquire(dir: &Path) -> Result<Self, (i32, String)> {
-        let path = dir.join(LOCK_FILE);
+        Self::acquire_file(dir, LOCK_FILE)
+    }
+
+    /// Takes the lock file `file` in `dir` (a shard's own lock, so the shards of one run
+    /// directory run at the same time while each shard runs once), as [`Lock::acquire`].
+    pub fn acquire_file(dir: &Path, file: &str) -> Result<Self, (i32, String)> {
+        let path = dir.join(file);
         let me = Holder {
             pid: std::process::id(),
             host: host_name(),

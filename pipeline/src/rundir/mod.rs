@@ -45,8 +45,73 @@ pub trait Job {
     fn to_yaml(&self) -> String;
     /// What `--resume` does.
     fn resume(&self) -> Resume;
+    /// Whether the kind runs in shards (`--shard`, `synplast merge`).
+    fn shards(&self) -> bool {
+        false
+    }
     /// Runs into `dir`; returns the summary printed on stdout.
     fn run(&self, dir: &RunDir) -> Result<String, RunError>;
+}
+
+/// One process's share of a run spread over `count` processes (`--shard I/N`): it does the
+/// units whose position in their round is `index` modulo `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, `0..count`.
+    pub index: u32,
+    /// Shards in all.
+    pub count: u32,
+}
+
+impl Shard {
+    /// `I/N` (`0 <= I < N`), or `auto`: `SLURM_ARRAY_TASK_ID` of `SLURM_ARRAY_TASK_COUNT`
+    /// (a job array submitted as `--array=0-(N-1)`; `SLURM_ARRAY_TASK_MIN` is subtracted).
+    pub fn parse(s: &str) -> Result<Shard, String> {
+        let num = |name: &str, v: &str| -> Result<u32, String> {
+            v.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("--shard: {name} must be a whole number, got `{v}`"))
+        };
+        let (index, count) = if s == "auto" {
+            let var = |k: &str| {
+                std::env::var(k).map_err(|_| {
+                    format!("--shard auto: {k} is not set (not inside a Slurm job array?)")
+                })
+            };
+            let id = num("SLURM_ARRAY_TASK_ID", &var("SLURM_ARRAY_TASK_ID")?)?;
+            let count = num("SLURM_ARRAY_TASK_COUNT", &var("SLURM_ARRAY_TASK_COUNT")?)?;
+            let min = match std::env::var("SLURM_ARRAY_TASK_MIN") {
+                Ok(v) => num("SLURM_ARRAY_TASK_MIN", &v)?,
+                Err(_) => 0,
+            };
+            (
+                id.checked_sub(min)
+                    .ok_or("--shard auto: SLURM_ARRAY_TASK_ID below SLURM_ARRAY_TASK_MIN")?,
+                count,
+            )
+        } else {
+            let (i, n) = s
+                .split_once('/')
+                .ok_or_else(|| format!("--shard: expected I/N (e.g. 0/4) or auto, got `{s}`"))?;
+            (num("I", i)?, num("N", n)?)
+        };
+        if count == 0 || count > 1_000_000 || index >= count {
+            return Err(format!(
+                "--shard: need 0 <= I < N <= 1000000, got {index}/{count}"
+            ));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// `shard-I-of-N`, the name of its record log, lock and meta file.
+    pub fn name(&self) -> String {
+        format!("shard-{}-of-{}", self.index, self.count)
+    }
+
+    /// Whether the unit at position `k` of its round is this shard's.
+    pub fn owns(&self, k: u64) -> bool {
+        k % u64::from(self.count) == u64::from(self.index)
+    }
 }
 
 /// Options of `synplast run`.
@@ -64,6 +129,10 @@ pub struct RunOptions {
     pub command: Vec<String>,
     /// Continue the interrupted run in `out` from its checkpoints.
     pub resume: bool,
+    /// Do only this shard's share (`--shard I/N`), in the shared directory `out`.
+    pub shard: Option<Shard>,
+    /// Merge the shards' records in `out` into the run's outputs (`synplast merge DIR`).
+    pub merge: bool,
     /// Run inside a host that owns the process (the Python interpreter): its signal handlers
     /// are left alone (the host asks for a stop through [`crate::interrupt::request`]) and
     /// nothing is printed; the summary and the messages are in the [`Outcome`].
@@ -90,6 +159,8 @@ pub struct RunDir {
     hash: String,
     quiet: bool,
     resuming: bool,
+    shard: Option<Shard>,
+    merging: bool,
 }
 
 impl RunDir {
@@ -101,7 +172,28 @@ impl RunDir {
             hash: hash.to_string(),
             quiet,
             resuming,
+            shard: None,
+            merging: false,
         }
+    }
+    /// The same directory for one shard's share of the work.
+    pub fn with_shard(mut self, shard: Shard) -> Self {
+        self.shard = Some(shard);
+        self
+    }
+    /// The same directory for merging the shards' records into the outputs.
+    pub fn for_merge(mut self) -> Self {
+        self.merging = true;
+        self
+    }
+    /// This process's shard, when the run is spread over several (`--shard I/N`).
+    pub fn shard(&self) -> Option<Shard> {
+        self.shard
+    }
+    /// Whether this is `synplast merge`: write the outputs from the shards' records, simulate
+    /// nothing.
+    pub fn merging(&self) -> bool {
+        self.merging
     }
     /// The directory.
     pub fn path(&self) -> &Path {
@@ -257,6 +349,155 @@ fn prepare_new(dir: &Path, opts: &RunOptions) -> Result<lock::Lock, Refusal> {
     Ok(lock)
 }
 
+/// A shard's share of a run in the directory the shards share (`--shard I/N`), or the merge of
+/// their records (`synplast merge DIR`). A shard takes its own lock (the shards run at the
+/// same time), writes `config.yaml` if no shard has yet (else it must be the same config) and
+/// its status to `shards/shard-I-of-N.meta.json`; running it again continues from its record
+/// log. The merge takes the directory's lock and writes `meta.json` with the outputs.
+fn shared_outcome(
+    job: &dyn Job,
+    opts: &RunOptions,
+    started: u64,
+    clock: Instant,
+    say: &dyn Fn(&str),
+) -> Outcome {
+    let refused = |code: i32, dir: Option<PathBuf>, msg: String| {
+        say(&format!("synplast: {msg}"));
+        Outcome {
+            code,
+            dir,
+            error: Some(msg),
+            summary: None,
+        }
+    };
+    let what = if opts.merge { "merge" } else { "--shard" };
+    let Some(dir) = opts.out.clone() else {
+        return refused(
+            2,
+            None,
+            format!("{what} needs the run directory the shards share (--out DIR)"),
+        );
+    };
+    if !job.shards() {
+        return refused(
+            2,
+            Some(dir),
+            format!("{what}: this kind does not run in shards"),
+        );
+    }
+    let shards_dir = dir.join("shards");
+    if let Err(e) = std::fs::create_dir_all(&shards_dir) {
+        return refused(
+            1,
+            Some(dir),
+            format!("{}: cannot create: {e}", shards_dir.display()),
+        );
+    }
+    let lock = match opts.shard {
+        Some(s) => lock::Lock::acquire_file(&shards_dir, &format!("{}.lock", s.name())),
+        None => lock::Lock::acquire(&dir),
+    };
+    let lock = match lock {
+        Ok(l) => l,
+        Err((code, msg)) => return refused(code, Some(dir), msg),
+    };
+    let yaml = job.to_yaml();
+    match std::fs::read(dir.join("config.yaml")) {
+        Ok(b) if b == yaml.as_bytes() => {}
+        Ok(_) => {
+            return refused(
+                2,
+                Some(dir.clone()),
+                format!(
+                    "{}: holds another config (the shards of one run share one config: the same file and overrides)",
+                    dir.join("config.yaml").display()
+                ),
+            )
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !opts.merge => {
+            if let Err(e) = put(&dir, "config.yaml", yaml.as_bytes()) {
+                return refused(1, Some(dir), e.message);
+            }
+        }
+        Err(e) => {
+            return refused(
+                2,
+                Some(dir.clone()),
+                format!("{}: cannot read: {e}", dir.join("config.yaml").display()),
+            )
+        }
+    }
+    let meta_name = match opts.shard {
+        Some(s) => format!("shards/{}.meta.json", s.name()),
+        None => "meta.json".to_string(),
+    };
+    let mut meta = json!({
+        "synplast_version": env!("CARGO_PKG_VERSION"),
+        "git_commit": option_env!("SYNPLAST_GIT_COMMIT").filter(|s| !s.is_empty()),
+        "config_file": opts.config_file,
+        "config_hash": job.hash(),
+        "command": opts.command,
+        "started_utc": utc_string(started),
+        "status": "running",
+    });
+    if let Some(s) = opts.shard {
+        meta["shard"] = json!(format!("{}/{}", s.index, s.count));
+    } else {
+        meta["merged"] = json!(true);
+    }
+    if let Err(e) = put(&dir, &meta_name, &pretty(&meta)) {
+        return refused(1, Some(dir), e.message);
+    }
+    let mut rd = RunDir::new(&dir, &job.hash(), opts.quiet, true);
+    rd = match opts.shard {
+        Some(s) => rd.with_shard(s),
+        None => rd.for_merge(),
+    };
+    let result = job.run(&rd);
+    meta["ended_utc"] = json!(utc_string(now_secs()));
+    meta["timings"] = json!({ "total_seconds": clock.elapsed().as_secs_f64() });
+    let mut error = result.as_ref().err().map(|e| e.message.clone());
+    let code = match &result {
+        Ok(summary) => {
+            meta["status"] = json!("ok");
+            if !opts.embedded {
+                println!("{summary}");
+                println!("run directory: {}", dir.display());
+            }
+            0
+        }
+        Err(e) if e.interrupted => {
+            meta["status"] = json!("interrupted");
+            say(&format!(
+                "synplast: interrupted; the shard's records are kept: run the same command again to continue ({})",
+                dir.display()
+            ));
+            130
+        }
+        Err(e) => {
+            meta["status"] = json!("failed");
+            meta["error"] = json!(e.message);
+            say(&format!("synplast: {what} failed: {e}"));
+            1
+        }
+    };
+    let code = match put(&dir, &meta_name, &pretty(&meta)) {
+        Ok(()) => code,
+        Err(e) => {
+            say(&format!("synplast: {e}"));
+            error = Some(e.message);
+            1
+        }
+    };
+    drop(lock);
+    Outcome {
+        code,
+        dir: Some(dir),
+        error,
+        summary: result.ok(),
+    }
+}
+
 /// Checks that `dir` holds an unfinished run of this very job, locks it, and returns its
 /// `meta.json`.
 fn prepare_resume(job: &dyn Job, dir: &Path) -> Result<(lock::Lock, Value), Refusal> {
@@ -333,6 +574,9 @@ pub fn run_outcome(job: &dyn Job, opts: &RunOptions) -> Outcome {
             summary: None,
         }
     };
+    if opts.shard.is_some() || opts.merge {
+        return shared_outcome(job, opts, started, clock, &say);
+    }
     let dir = if opts.resume {
         match &opts.out {
             Some(d) => d.clone(),

@@ -44,6 +44,7 @@ impl Kind for RuleFilter {
     const NAME: &'static str = "rule_filter";
     const ABOUT: &'static str = "draw doublet rules from a box prior, simulate each in the fSBI network, keep the plausible ones (Confavreux et al. 2023)";
     const RESUME: Resume = Resume::Checkpoints;
+    const SHARDS: bool = true;
     crate::kind::name_and_seed!();
     fn validate(c: &RuleFilterConfig) -> Result<(), (String, String)> {
         config::validate(c)

@@ -138,30 +138,101 @@ pub fn read_records(dir: &RunDir) -> Result<BTreeMap<u32, RuleRecord>, RunError>
 }
 
 /// Runs a `rule_filter` experiment into `dir` (continuing from the records already there).
+///
+/// As a shard (`--shard I/N`) it simulates only its share of the first round that is not
+/// complete (the rules at positions `I mod N` of the round), appends them to its own log
+/// `records/shard-I-of-N.jsonl`, and goes on to the next round only when every shard's share
+/// of this one is recorded (every shard plans the next round from the same records, so to the
+/// same bits); the outputs are written by `synplast merge DIR` ([`RunDir::merging`]), which
+/// simulates nothing and refuses while a round is incomplete.
 pub fn run(cfg: &RuleFilterConfig, dir: &RunDir) -> Result<String, RunError> {
     let rounds = cfg.round_list();
     let store = dir.store();
-    let log = store.log(RECORD_LOG)?;
-    let done = read_records(dir)?;
+    let shard = dir.shard();
+    let log_name = shard.map_or(RECORD_LOG.to_string(), |s| format!("records/{}", s.name()));
+    let log = store.log(&log_name)?;
+    let mut done = read_records(dir)?;
     let mut all: Vec<RuleRecord> = Vec::new();
     let mut summaries = Vec::new();
     for (r, round) in rounds.iter().enumerate() {
         let p = plan(cfg, r, round, &all).map_err(RunError::new)?;
         let offset = all.len() as u32;
-        let indices: Vec<u32> = (offset..offset + p.params.len() as u32).collect();
-        let label = if rounds.len() > 1 {
-            format!("rules (round {} of {})", r + 1, rounds.len())
+        let n = p.params.len() as u32;
+        let whole: Vec<u32> = (offset..offset + n).collect();
+        let missing = |done: &BTreeMap<u32, RuleRecord>| -> Vec<u32> {
+            whole
+                .iter()
+                .copied()
+                .filter(|k| !done.contains_key(k))
+                .collect()
+        };
+        if dir.merging() {
+            let m = missing(&done);
+            if !m.is_empty() {
+                return Err(RunError::new(format!(
+                    "round {r}: {} of its {n} rules are not recorded yet (the first: rule {}); let every shard of this round finish, then merge again",
+                    m.len(),
+                    m[0]
+                )));
+            }
         } else {
-            "rules".to_string()
-        };
-        let progress = Progress::new(indices.len(), &label, dir.quiet());
-        let recs = simulate_round(cfg, r, round, &p, offset, &indices, &done, &log, &progress)?;
-        progress.finish();
-        let Some(recs) = recs else {
-            return Err(RunError::interrupted());
-        };
-        all.extend(recs);
+            let mine: Vec<u32> = match shard {
+                Some(s) => whole
+                    .iter()
+                    .copied()
+                    .filter(|k| s.owns(u64::from(k - offset)))
+                    .collect(),
+                None => whole.clone(),
+            };
+            let label = match (rounds.len(), shard) {
+                (1, None) => "rules".to_string(),
+                (_, None) => format!("rules (round {} of {})", r + 1, rounds.len()),
+                (_, Some(s)) => format!(
+                    "rules (round {} of {}, shard {}/{})",
+                    r + 1,
+                    rounds.len(),
+                    s.index,
+                    s.count
+                ),
+            };
+            let progress = Progress::new(mine.len(), &label, dir.quiet());
+            let recs = simulate_round(cfg, r, round, &p, offset, &mine, &done, &log, &progress)?;
+            progress.finish();
+            let Some(recs) = recs else {
+                return Err(RunError::interrupted());
+            };
+            for rec in recs {
+                done.insert(rec.index, rec);
+            }
+            if let Some(s) = shard {
+                // The other shards may have finished meanwhile.
+                done = read_records(dir)?;
+                let m = missing(&done);
+                if !m.is_empty() {
+                    return Ok(format!(
+                        "{}: shard {}/{}: its {} rules of round {r} are done; {} rules of the round are still missing (other shards). When every shard of round {r} has finished, start them again for round {} (or, after the last round, run `synplast merge {}`)",
+                        cfg.name,
+                        s.index,
+                        s.count,
+                        mine.len(),
+                        m.len(),
+                        r + 1,
+                        dir.path().display()
+                    ));
+                }
+            }
+        }
+        all.extend(whole.iter().filter_map(|k| done.get(k).cloned()));
         summaries.push(round_summary(r, round, &p, &all, offset as usize));
+    }
+    if let Some(s) = shard {
+        return Ok(format!(
+            "{}: shard {}/{}: every round is complete; run `synplast merge {}` to write the outputs",
+            cfg.name,
+            s.index,
+            s.count,
+            dir.path().display()
+        ));
     }
     write_outputs(cfg, dir, &rounds, &all, summaries)
 }
