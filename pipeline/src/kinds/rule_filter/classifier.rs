@@ -90,7 +90,11 @@ pub fn threshold(positive_scores: &[f64], false_negatives: f64) -> f64 {
 /// How the classifier of a round did, for `metrics.json`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ClassifierReport {
-    /// Earlier rules it was trained on (the training split) and held out.
+    /// The round whose constraints it learned: this round's, or the latest earlier round's
+    /// that some earlier rule meets when none meets this round's.
+    pub constraints_of_round: usize,
+    /// Earlier rules in the training split of the held-out check (the restriction itself is
+    /// trained on every earlier rule).
     pub trained_on: usize,
     /// Earlier rules held out for the scores below.
     pub held_out: usize,
@@ -100,9 +104,9 @@ pub struct ClassifierReport {
     pub threshold: f64,
     /// Fraction of the earlier positives it keeps (>= 1 - false_negatives by construction).
     pub kept_positives: f64,
-    /// Held-out accuracy at the threshold.
+    /// Held-out accuracy of the check (trees and threshold from the training split).
     pub held_out_accuracy: Option<f64>,
-    /// Held-out positives it would reject, as a fraction of the held-out positives.
+    /// Held-out positives the check rejects, as a fraction of the held-out positives.
     pub held_out_false_negative_rate: Option<f64>,
     /// Fraction of box-prior draws it accepted while drawing this round's candidates.
     pub acceptance_rate: f64,

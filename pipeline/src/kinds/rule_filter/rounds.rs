@@ -87,10 +87,11 @@ pub fn read_candidates(cfg: &RuleFilterConfig, path: &str) -> Result<Vec<Vec<f64
 /// Plans round `r` (`round`) after the records of every earlier round (`earlier`).
 pub fn plan(
     cfg: &RuleFilterConfig,
+    rounds: &[RoundConfig],
     r: usize,
-    round: &RoundConfig,
     earlier: &[RuleRecord],
 ) -> Result<Plan, String> {
+    let round = &rounds[r];
     let seed = cfg.seed.unwrap_or(0);
     if let Some(c) = &round.candidates {
         let mut params = read_candidates(cfg, &c.file)?;
@@ -121,21 +122,31 @@ pub fn plan(
     if r == 0 {
         return Ok(from_prior(None));
     }
-    let require: Option<&[Constraint]> = round.require.as_deref();
-    let labels: Vec<bool> = earlier
-        .iter()
-        .map(|rec| super::candidate::meets(&rec.metrics, require))
-        .collect();
+    // The classifier learns this round's constraints; when no earlier rule meets them, the
+    // constraints of the latest earlier round that some earlier rule meets (constraints only
+    // grow, so that region contains this round's).
+    let label = |req: Option<&[Constraint]>| -> Vec<bool> {
+        earlier
+            .iter()
+            .map(|rec| super::candidate::meets(&rec.metrics, req))
+            .collect()
+    };
+    let mut target = r;
+    let mut labels = label(round.require.as_deref());
+    while !labels.iter().any(|v| *v) && target > 0 {
+        target -= 1;
+        labels = label(rounds[target].require.as_deref());
+    }
     let positives = labels.iter().filter(|v| **v).count();
     if positives == 0 {
         return Ok(from_prior(Some(
-            "no earlier rule meets this round's constraints: nothing to learn from".into(),
+            "no earlier rule meets this round's constraints, nor an earlier round's: nothing to learn from".into(),
         )));
     }
     if positives == labels.len() {
-        return Ok(from_prior(Some(
-            "every earlier rule meets this round's constraints: nothing to exclude".into(),
-        )));
+        return Ok(from_prior(Some(format!(
+            "every earlier rule meets the constraints of round {target}: nothing to exclude"
+        ))));
     }
     let k = cfg.classifier();
     let x: Vec<Vec<f64>> = earlier
@@ -159,50 +170,63 @@ pub fn plan(
     };
     let (train_x, train_y) = pick(false);
     let (test_x, test_y) = pick(true);
-    let stream = Rng::new(crate::config::fnv1a(
-        format!("{seed}/classifier/{r}").as_bytes(),
-    ));
-    let Some(forest) = classifier::train(
-        &train_x,
-        &train_y,
-        k.trees.0 as usize,
-        k.max_depth.0.min(u32::from(u16::MAX)) as u16,
-        &stream,
-    )?
-    else {
+    // The restriction: trees trained on every earlier rule, and the threshold that keeps at
+    // least 1 - false_negatives of the earlier rules that met the constraints, on their own
+    // (in-sample) scores, as sbi's restriction estimator sets it. The report: the same
+    // training on four fifths of the earlier rules, scored on the fifth held out, with its
+    // own in-sample threshold (an estimate of how many good rules the restriction loses).
+    let trees = k.trees.0 as usize;
+    let depth = k.max_depth.0.min(u32::from(u16::MAX)) as u16;
+    let stream = |what: &str| {
+        Rng::new(crate::config::fnv1a(
+            format!("{seed}/{what}/{r}").as_bytes(),
+        ))
+    };
+    let fit_threshold = |xs: &[Vec<f64>],
+                         ys: &[bool],
+                         what: &str|
+     -> Result<Option<(classifier::Forest, f64, f64)>, String> {
+        let Some(forest) = classifier::train(xs, ys, trees, depth, &stream(what))? else {
+            return Ok(None);
+        };
+        let pos: Vec<f64> = forest
+            .score(xs)?
+            .into_iter()
+            .zip(ys)
+            .filter(|(_, y)| **y)
+            .map(|(s, _)| s)
+            .collect();
+        let tau = classifier::threshold(&pos, k.false_negatives.0);
+        let kept = pos.iter().filter(|s| **s >= tau).count() as f64 / pos.len().max(1) as f64;
+        Ok(Some((forest, tau, kept)))
+    };
+    let Some((forest, tau, kept)) = fit_threshold(&x, &labels, "classifier")? else {
         return Ok(from_prior(Some(
-            "the training split holds one class only: nothing to learn from".into(),
+            "the earlier rules hold one class only: nothing to learn from".into(),
         )));
     };
-    let scores = forest.score(&x)?;
-    let positive_scores: Vec<f64> = scores
-        .iter()
-        .zip(&labels)
-        .filter(|(_, y)| **y)
-        .map(|(s, _)| *s)
-        .collect();
-    let tau = classifier::threshold(&positive_scores, k.false_negatives.0);
-    let kept = positive_scores.iter().filter(|s| **s >= tau).count() as f64 / positives as f64;
-    let test_scores = forest.score(&test_x)?;
-    let (held_out_accuracy, held_out_false_negative_rate) = if test_y.is_empty() {
-        (None, None)
-    } else {
-        let correct = test_scores
-            .iter()
-            .zip(&test_y)
-            .filter(|(s, y)| (**s >= tau) == **y)
-            .count();
-        let pos = test_y.iter().filter(|y| **y).count();
-        let missed = test_scores
-            .iter()
-            .zip(&test_y)
-            .filter(|(s, y)| **y && **s < tau)
-            .count();
-        (
-            Some(correct as f64 / test_y.len() as f64),
-            (pos > 0).then(|| missed as f64 / pos as f64),
-        )
-    };
+    let (held_out_accuracy, held_out_false_negative_rate) =
+        match fit_threshold(&train_x, &train_y, "classifier-check")? {
+            Some((check, check_tau, _)) if !test_y.is_empty() => {
+                let sc = check.score(&test_x)?;
+                let correct = sc
+                    .iter()
+                    .zip(&test_y)
+                    .filter(|(s, y)| (**s >= check_tau) == **y)
+                    .count();
+                let pos = test_y.iter().filter(|y| **y).count();
+                let missed = sc
+                    .iter()
+                    .zip(&test_y)
+                    .filter(|(s, y)| **y && **s < check_tau)
+                    .count();
+                (
+                    Some(correct as f64 / test_y.len() as f64),
+                    (pos > 0).then(|| missed as f64 / pos as f64),
+                )
+            }
+            _ => (None, None),
+        };
     // Rejection from the box prior: draw j from its own substream of this round's stream, keep
     // those the classifier accepts, in order, until the round is full.
     let mut draws =
@@ -238,6 +262,7 @@ pub fn plan(
         params,
         source: "restricted prior".into(),
         classifier: Some(ClassifierReport {
+            constraints_of_round: target,
             trained_on: train_x.len(),
             held_out: test_x.len(),
             positives,
@@ -291,7 +316,7 @@ mod tests {
             "[{rules: 300, require: [rate_exc]}, {rules: 200, require: [rate_exc, rate_inh]}]",
         );
         let rounds = cfg.round_list();
-        let first = plan(&cfg, 0, &rounds[0], &[]).unwrap();
+        let first = plan(&cfg, &rounds, 0, &[]).unwrap();
         assert_eq!(first.source, "prior");
         assert_eq!(first.params.len(), 300);
         // Round 0's candidate k is rule k of a one-round filter.
@@ -306,7 +331,7 @@ mod tests {
             .enumerate()
             .map(|(i, p)| record(i as u32, p.clone()))
             .collect();
-        let second = plan(&cfg, 1, &rounds[1], &earlier).unwrap();
+        let second = plan(&cfg, &rounds, 1, &earlier).unwrap();
         assert_eq!(second.source, "restricted prior");
         let k = second.classifier.clone().unwrap();
         assert!(k.kept_positives >= 0.99, "{k:?}");
@@ -316,7 +341,7 @@ mod tests {
         // Half the box passes; the restricted prior should be mostly inside that half.
         assert!(good as f64 / 200.0 > 0.85, "{good} of 200");
         // The same plan again, to the bit.
-        let again = plan(&cfg, 1, &rounds[1], &earlier).unwrap();
+        let again = plan(&cfg, &rounds, 1, &earlier).unwrap();
         assert_eq!(again.params, second.params);
         assert_eq!(again.classifier, second.classifier);
 
@@ -329,7 +354,7 @@ mod tests {
                 record(r.index, p)
             })
             .collect();
-        let blind = plan(&cfg, 1, &rounds[1], &failing).unwrap();
+        let blind = plan(&cfg, &rounds, 1, &failing).unwrap();
         assert_eq!(blind.source, "prior");
         assert!(blind
             .unrestricted_because
@@ -337,6 +362,29 @@ mod tests {
             .contains("no earlier rule"));
         // ... continuing the numbering of round 0.
         assert_eq!(blind.params[0], super::super::run::draw(&cfg, 300));
+
+        // No earlier rule meets round 1's constraints (creep never holds here) but some meet
+        // round 0's: the classifier learns round 0's, a region that contains round 1's.
+        let cfg3 =
+            config("[{rules: 300, require: [rate_exc]}, {rules: 50, require: [rate_exc, creep]}]");
+        let r3 = cfg3.round_list();
+        let no_creep: Vec<RuleRecord> = earlier
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                for p in r.metrics["pass"].as_array_mut().unwrap() {
+                    if p[0] == "creep" {
+                        p[1] = serde_json::Value::Bool(false);
+                    }
+                }
+                r
+            })
+            .collect();
+        let fallback = plan(&cfg3, &r3, 1, &no_creep).unwrap();
+        assert_eq!(fallback.source, "restricted prior");
+        assert_eq!(fallback.classifier.unwrap().constraints_of_round, 0);
+        let good = fallback.params.iter().filter(|p| p[2] < 0.0).count();
+        assert!(good as f64 / 50.0 > 0.8, "{good} of 50");
     }
 
     #[test]

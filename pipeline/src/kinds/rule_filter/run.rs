@@ -155,7 +155,7 @@ pub fn run(cfg: &RuleFilterConfig, dir: &RunDir) -> Result<String, RunError> {
     let mut all: Vec<RuleRecord> = Vec::new();
     let mut summaries = Vec::new();
     for (r, round) in rounds.iter().enumerate() {
-        let p = plan(cfg, r, round, &all).map_err(RunError::new)?;
+        let p = plan(cfg, &rounds, r, &all).map_err(RunError::new)?;
         let offset = all.len() as u32;
         let n = p.params.len() as u32;
         let whole: Vec<u32> = (offset..offset + n).collect();

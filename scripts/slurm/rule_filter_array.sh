@@ -1,0 +1,30 @@
+#!/bin/bash
+# One Slurm job array of a rule filter: task i is shard i of N, in the run directory every task
+# shares. Submit it once per round (drive_rounds.sh does that):
+#
+#   CONFIG=experiments/rule_families_rounds.yaml RUN_DIR=runs/rounds-cluster \
+#     sbatch --array=0-15 scripts/slurm/rule_filter_array.sh
+#
+# Each task simulates its share (rule positions i mod N) of the first round that is not
+# complete and appends one JSON line per rule to RUN_DIR/records/shard-i-of-N.jsonl; a task
+# that finds the round complete goes on to the next one. Running a task again continues it
+# (requeue-safe). SIGTERM (scancel, preemption, or --signal before the time limit) stops it at
+# the next rule boundary with status `interrupted` in RUN_DIR/shards/shard-i-of-N.meta.json.
+#
+#SBATCH --job-name=synplast-rules
+#SBATCH --cpus-per-task=1
+# Peak resident memory of one shard of the 512 E + 128 I network was about 60 MB here; the
+# full 4096 E + 1024 I network needs about 1 GB (docs/pipeline.md#shards).
+#SBATCH --mem=256M
+#SBATCH --time=04:00:00
+# SIGTERM to the batch shell 120 s before the time limit; `exec` below makes synplast that
+# shell, so it stops cleanly and a requeued task continues from its records.
+#SBATCH --signal=B:TERM@120
+#SBATCH --requeue
+#SBATCH --open-mode=append
+#SBATCH --output=%x-%A_%a.log
+set -euo pipefail
+: "${CONFIG:?set CONFIG to the experiment file}"
+: "${RUN_DIR:?set RUN_DIR to the run directory the shards share}"
+SYNPLAST=${SYNPLAST:-synplast}
+exec "$SYNPLAST" run "$CONFIG" --out "$RUN_DIR" --shard auto --threads 1 --quiet
