@@ -92,6 +92,10 @@ pub struct ClassifierConfig {
     /// accepts too little).
     #[serde(default = "million")]
     pub max_draws: Count,
+    /// Smallest fraction of box-prior draws the restricted prior must accept (estimated on
+    /// 4096 draws); below it the classifier learns the constraints of the round before.
+    #[serde(default = "min_acceptance")]
+    pub min_acceptance: Probability,
 }
 
 impl Default for ClassifierConfig {
@@ -101,6 +105,7 @@ impl Default for ClassifierConfig {
             max_depth: twelve(),
             false_negatives: one_percent(),
             max_draws: million(),
+            min_acceptance: min_acceptance(),
         }
     }
 }
@@ -116,6 +121,9 @@ fn one_percent() -> Probability {
 }
 fn million() -> Count {
     Count(1_000_000)
+}
+fn min_acceptance() -> Probability {
+    Probability(0.01)
 }
 
 impl RuleFilterConfig {

@@ -131,23 +131,48 @@ pub fn plan(
             .map(|rec| super::candidate::meets(&rec.metrics, req))
             .collect()
     };
-    let mut target = r;
-    let mut labels = label(round.require.as_deref());
-    while !labels.iter().any(|v| *v) && target > 0 {
-        target -= 1;
-        labels = label(rounds[target].require.as_deref());
+    // The classifier learns this round's constraints; when no earlier rule meets them, or
+    // the region it learns accepts less than `classifier.min_acceptance` of the box prior
+    // (a handful of positives learned too tightly), those of the latest earlier round that
+    // leave a usable region (constraints only grow, so that region contains this round's).
+    let mut why = String::from("no earlier rule meets this round's constraints, nor an earlier round's: nothing to learn from");
+    for target in (0..=r).rev() {
+        let labels = label(rounds[target].require.as_deref());
+        let positives = labels.iter().filter(|v| **v).count();
+        if positives == 0 {
+            continue;
+        }
+        if positives == labels.len() {
+            why = format!(
+                "every earlier rule meets the constraints of round {target}: nothing to exclude"
+            );
+            break;
+        }
+        match restricted(cfg, r, target, &labels, earlier, n)? {
+            Ok(plan) => return Ok(plan),
+            Err(rate) => {
+                why = format!(
+                    "the classifier for the constraints of round {target} (and of every later round) accepted {rate:.2e} of the box prior, below classifier.min_acceptance"
+                );
+            }
+        }
     }
+    Ok(from_prior(Some(why)))
+}
+
+/// The plan of round `r` from the box prior restricted by trees learning `labels` (the
+/// constraints of round `target`), or `Err(acceptance)` when a pilot of 4096 box-prior draws
+/// finds the restricted prior accepting less than `classifier.min_acceptance`.
+fn restricted(
+    cfg: &RuleFilterConfig,
+    r: usize,
+    target: usize,
+    labels: &[bool],
+    earlier: &[RuleRecord],
+    n: usize,
+) -> Result<Result<Plan, f64>, String> {
+    let seed = cfg.seed.unwrap_or(0);
     let positives = labels.iter().filter(|v| **v).count();
-    if positives == 0 {
-        return Ok(from_prior(Some(
-            "no earlier rule meets this round's constraints, nor an earlier round's: nothing to learn from".into(),
-        )));
-    }
-    if positives == labels.len() {
-        return Ok(from_prior(Some(format!(
-            "every earlier rule meets the constraints of round {target}: nothing to exclude"
-        ))));
-    }
     let k = cfg.classifier();
     let x: Vec<Vec<f64>> = earlier
         .iter()
@@ -200,10 +225,9 @@ pub fn plan(
         let kept = pos.iter().filter(|s| **s >= tau).count() as f64 / pos.len().max(1) as f64;
         Ok(Some((forest, tau, kept)))
     };
-    let Some((forest, tau, kept)) = fit_threshold(&x, &labels, "classifier")? else {
-        return Ok(from_prior(Some(
-            "the earlier rules hold one class only: nothing to learn from".into(),
-        )));
+    // Both classes are present (the caller checked), so the trees always train.
+    let Some((forest, tau, kept)) = fit_threshold(&x, labels, "classifier")? else {
+        return Ok(Err(0.0));
     };
     let (held_out_accuracy, held_out_false_negative_rate) =
         match fit_threshold(&train_x, &train_y, "classifier-check")? {
@@ -234,6 +258,7 @@ pub fn plan(
     let mut params = Vec::with_capacity(n);
     let mut tried: u64 = 0;
     let batch = 4096usize;
+    let mut pilot = true;
     while params.len() < n {
         if tried >= u64::from(k.max_draws.0) {
             return Err(format!(
@@ -248,6 +273,13 @@ pub fn plan(
             .collect();
         let f: Vec<Vec<f64>> = cand.iter().map(|p| features(cfg, p)).collect();
         let s = forest.score(&f)?;
+        if pilot {
+            pilot = false;
+            let rate = s.iter().filter(|v| **v >= tau).count() as f64 / s.len().max(1) as f64;
+            if rate < k.min_acceptance.0 {
+                return Ok(Err(rate));
+            }
+        }
         for (p, sc) in cand.into_iter().zip(s) {
             tried += 1;
             if sc >= tau {
@@ -258,7 +290,7 @@ pub fn plan(
             }
         }
     }
-    Ok(Plan {
+    Ok(Ok(Plan {
         params,
         source: "restricted prior".into(),
         classifier: Some(ClassifierReport {
@@ -273,7 +305,7 @@ pub fn plan(
             acceptance_rate: n as f64 / tried.max(1) as f64,
         }),
         unrestricted_because: None,
-    })
+    }))
 }
 
 #[cfg(test)]
