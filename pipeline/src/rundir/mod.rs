@@ -454,12 +454,63 @@ fn shared_outcome(
         None => rd.for_merge(),
     };
     let result = job.run(&rd);
+    let interrupted = format!(
+        "synplast: interrupted; the shard's records are kept: run the same command again to continue ({})",
+        dir.display()
+    );
+    let failed = |e: &RunError| format!("synplast: {what} failed: {e}");
+    conclude(Ending {
+        dir,
+        meta_name: &meta_name,
+        meta,
+        result,
+        clock,
+        opts,
+        say,
+        interrupted,
+        failed: &failed,
+        lock,
+    })
+}
+
+/// How a run ended, for [`conclude`].
+struct Ending<'a> {
+    dir: PathBuf,
+    meta_name: &'a str,
+    meta: Value,
+    result: Result<String, RunError>,
+    clock: Instant,
+    opts: &'a RunOptions,
+    say: &'a dyn Fn(&str),
+    /// What to say when it was stopped.
+    interrupted: String,
+    /// What to say when it failed.
+    failed: &'a dyn Fn(&RunError) -> String,
+    lock: lock::Lock,
+}
+
+/// Records how a run ended in its meta file (status, end time, duration, error), prints the
+/// summary or says what happened, releases the lock; the [`Outcome`].
+fn conclude(e: Ending<'_>) -> Outcome {
+    let Ending {
+        dir,
+        meta_name,
+        mut meta,
+        result,
+        clock,
+        opts,
+        say,
+        interrupted,
+        failed,
+        lock,
+    } = e;
     meta["ended_utc"] = json!(utc_string(now_secs()));
     meta["timings"] = json!({ "total_seconds": clock.elapsed().as_secs_f64() });
     let mut error = result.as_ref().err().map(|e| e.message.clone());
     let code = match &result {
         Ok(summary) => {
             meta["status"] = json!("ok");
+            meta.as_object_mut().map(|m| m.remove("error"));
             if !opts.embedded {
                 println!("{summary}");
                 println!("run directory: {}", dir.display());
@@ -468,20 +519,17 @@ fn shared_outcome(
         }
         Err(e) if e.interrupted => {
             meta["status"] = json!("interrupted");
-            say(&format!(
-                "synplast: interrupted; the shard's records are kept: run the same command again to continue ({})",
-                dir.display()
-            ));
+            say(&interrupted);
             130
         }
         Err(e) => {
             meta["status"] = json!("failed");
             meta["error"] = json!(e.message);
-            say(&format!("synplast: {what} failed: {e}"));
+            say(&failed(e));
             1
         }
     };
-    let code = match put(&dir, &meta_name, &pretty(&meta)) {
+    let code = match put(&dir, meta_name, &pretty(&meta)) {
         Ok(()) => code,
         Err(e) => {
             say(&format!("synplast: {e}"));
@@ -624,51 +672,27 @@ pub fn run_outcome(job: &dyn Job, opts: &RunOptions) -> Outcome {
     };
     let rd = RunDir::new(&dir, &job.hash(), opts.quiet, opts.resume);
     let result = first.and_then(|_| job.run(&rd));
-    meta["ended_utc"] = json!(utc_string(now_secs()));
-    meta["timings"] = json!({ "total_seconds": clock.elapsed().as_secs_f64() });
-    let mut error = result.as_ref().err().map(|e| e.message.clone());
-    let code = match &result {
-        Ok(summary) => {
-            meta["status"] = json!("ok");
-            meta.as_object_mut().map(|m| m.remove("error"));
-            if !opts.embedded {
-                println!("{summary}");
-                println!("run directory: {}", dir.display());
-            }
-            0
-        }
-        Err(e) if e.interrupted => {
-            meta["status"] = json!("interrupted");
-            say(&format!(
-                "synplast: interrupted; the run directory is valid: {}\ncontinue with: synplast run --resume {}",
-                dir.display(),
-                dir.display()
-            ));
-            130
-        }
-        Err(e) => {
-            meta["status"] = json!("failed");
-            meta["error"] = json!(e.message);
-            say(&format!(
-                "synplast: run failed: {e}\nrun directory (partial): {}",
-                dir.display()
-            ));
-            1
-        }
+    let interrupted = format!(
+        "synplast: interrupted; the run directory is valid: {}\ncontinue with: synplast run --resume {}",
+        dir.display(),
+        dir.display()
+    );
+    let failed = |e: &RunError| {
+        format!(
+            "synplast: run failed: {e}\nrun directory (partial): {}",
+            dir.display()
+        )
     };
-    let code = match put(&dir, "meta.json", &pretty(&meta)) {
-        Ok(()) => code,
-        Err(e) => {
-            say(&format!("synplast: {e}"));
-            error = Some(e.message);
-            1
-        }
-    };
-    drop(lock);
-    Outcome {
-        code,
-        dir: Some(dir),
-        error,
-        summary: result.ok(),
-    }
+    conclude(Ending {
+        dir: dir.clone(),
+        meta_name: "meta.json",
+        meta,
+        result,
+        clock,
+        opts,
+        say: &say,
+        interrupted,
+        failed: &failed,
+        lock,
+    })
 }

@@ -10,7 +10,14 @@ use smartcore::tree::decision_tree_classifier::{
     DecisionTreeClassifier, DecisionTreeClassifierParameters,
 };
 
-type Tree = DecisionTreeClassifier<f64, u32, DenseMatrix<f64>, Vec<u32>>;
+type Cart = DecisionTreeClassifier<f64, u32, DenseMatrix<f64>, Vec<u32>>;
+
+/// One tree of the ensemble: fitted, or a constant vote when its bootstrap sample held one
+/// class only (smartcore refuses to fit one class).
+enum Tree {
+    Fitted(Box<Cart>),
+    Constant(bool),
+}
 
 /// A trained ensemble.
 pub struct Forest {
@@ -39,15 +46,20 @@ pub fn train(
         let rows: Vec<usize> = (0..n)
             .map(|_| ((r.uniform() * n as f64) as usize).min(n - 1))
             .collect();
-        let xs: Vec<Vec<f64>> = rows.iter().map(|&i| x[i].clone()).collect();
         let ys: Vec<u32> = rows.iter().map(|&i| u32::from(y[i])).collect();
+        if ys.iter().all(|v| *v == ys[0]) {
+            return Ok(Tree::Constant(ys[0] == 1));
+        }
+        let xs: Vec<Vec<f64>> = rows.iter().map(|&i| x[i].clone()).collect();
         let m = DenseMatrix::from_2d_vec(&xs).map_err(|e| e.to_string())?;
         let params = DecisionTreeClassifierParameters {
             max_depth: Some(max_depth),
             seed: Some(t as u64),
             ..Default::default()
         };
-        Tree::fit(&m, &ys, params).map_err(|e| e.to_string())
+        Cart::fit(&m, &ys, params)
+            .map(|t| Tree::Fitted(Box::new(t)))
+            .map_err(|e| e.to_string())
     });
     let trees = fitted.into_iter().collect::<Result<Vec<_>, _>>()?;
     Ok(Some(Forest { trees, features }))
@@ -65,9 +77,18 @@ impl Forest {
         let m = DenseMatrix::from_2d_vec(&x.to_vec()).map_err(|e| e.to_string())?;
         let mut votes = vec![0.0; x.len()];
         for t in &self.trees {
-            let p = t.predict(&m).map_err(|e| e.to_string())?;
-            for (v, c) in votes.iter_mut().zip(p) {
-                *v += f64::from(c);
+            match t {
+                Tree::Fitted(t) => {
+                    let p = t.predict(&m).map_err(|e| e.to_string())?;
+                    for (v, c) in votes.iter_mut().zip(p) {
+                        *v += f64::from(c);
+                    }
+                }
+                Tree::Constant(yes) => {
+                    if *yes {
+                        votes.iter_mut().for_each(|v| *v += 1.0);
+                    }
+                }
             }
         }
         let k = self.trees.len() as f64;
