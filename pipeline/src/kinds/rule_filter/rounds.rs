@@ -317,13 +317,10 @@ mod tests {
         let text = format!(
             "name: t\nkind: rule_filter\nseed: 5\ntypes: [ee, ie]\nrounds: {rounds}\nnetwork: {{n_exc: 8, n_inh: 2, p: 0.1, w: [0.1, 0.1, 1, 1], w_max: 20, inputs: 10, input_p: 0.1, input_w: 0.1, input_rate: [5, 15], delay_ms: 0.8, eta: 0.01, rules: {{}}, learn_s: 0, score_s: 1}}\n"
         );
-        match crate::kinds::parse_str(&text, "t.yaml")
-            .unwrap()
-            .config::<super::super::RuleFilter>()
-        {
-            Some(c) => c.clone(),
-            None => panic!("not a rule_filter config"),
-        }
+        // Parsed with serde and validated here: a kind does not use the registry.
+        let c: RuleFilterConfig = serde_saphyr::from_str(&text).unwrap();
+        super::super::config::validate(&c).unwrap();
+        c
     }
 
     /// A fake record whose rates pass exactly when the E->E alpha is negative.
@@ -425,9 +422,9 @@ mod tests {
             let text = format!(
                 "name: t\nkind: rule_filter\ntypes: [ee]\nrounds: {rounds}\nnetwork: {{n_exc: 8, n_inh: 2, p: 0.1, w: [0.1, 0.1, 1, 1], w_max: 20, inputs: 10, input_p: 0.1, input_w: 0.1, input_rate: [5, 15], delay_ms: 0.8, eta: 0.01, rules: {{}}, learn_s: 0, score_s: 1}}\n"
             );
-            crate::kinds::parse_str(&text, "t.yaml")
-                .unwrap_err()
-                .to_string()
+            let c: RuleFilterConfig = serde_saphyr::from_str(&text).unwrap();
+            let (field, problem) = super::super::config::validate(&c).unwrap_err();
+            format!("{field}: {problem}")
         };
         let e = bad("[{rules: 4, require: [rate_exc, creep]}, {rules: 4, require: [rate_exc]}]");
         assert!(
