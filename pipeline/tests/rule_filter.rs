@@ -4,18 +4,11 @@
 
 mod common;
 
-use common::{bin, run_twice_same_bytes, tmp};
+use common::{bin, run_twice_same_bytes, tiny_rule_filter, tmp};
 use std::path::Path;
 
 fn small_config() -> String {
-    include_str!("../../experiments/rule_filter_small.yaml")
-        .replace("rules: 64", "rules: 6")
-        .replace("n_exc: 512", "n_exc: 64")
-        .replace("n_inh: 128", "n_inh: 16")
-        .replace("inputs: 5000", "inputs: 1000")
-        .replace("input_p: 0.05", "input_p: 0.25")
-        .replace("learn_s: 10", "learn_s: 0.5")
-        .replace("score_s: 5", "score_s: 0.5")
+    tiny_rule_filter("rules: 6")
 }
 
 fn copy_dir(from: &Path, to: &Path) {

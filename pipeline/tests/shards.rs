@@ -5,20 +5,15 @@
 
 mod common;
 
-use common::{bin, tmp};
+use common::{bin, tiny_rule_filter, tmp};
 use std::path::Path;
 
 /// Two rounds on a tiny network: 6 rules from the box prior, then 4 from the prior restricted
 /// by the classifier (or the box prior when there is nothing to learn).
 fn config() -> String {
-    include_str!("../../experiments/rule_filter_small.yaml")
-        .replace("rules: 64\n", "rounds: [{rules: 6, require: [rate_exc]}, {rules: 4, require: [rate_exc, rate_inh]}]\n")
-        .replace("n_exc: 512", "n_exc: 64")
-        .replace("n_inh: 128", "n_inh: 16")
-        .replace("inputs: 5000", "inputs: 1000")
-        .replace("input_p: 0.05", "input_p: 0.25")
-        .replace("learn_s: 10", "learn_s: 0.5")
-        .replace("score_s: 5", "score_s: 0.5")
+    tiny_rule_filter(
+        "rounds: [{rules: 6, require: [rate_exc]}, {rules: 4, require: [rate_exc, rate_inh]}]",
+    )
 }
 
 const OUTPUTS: [&str; 6] = [

@@ -11,22 +11,11 @@ import numpy as np
 import pytest
 
 import synplast
+from _cli import cli_binary
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "choices_xr.csv"
 BLOCKS = [(80, (0.2, 0.8)), (80, (0.9, 0.1)), (80, (0.2, 0.8))]
-
-
-def cli_binary():
-    """The `synplast` command line: $SYNPLAST_CLI, else a release build of this checkout."""
-    if os.environ.get("SYNPLAST_CLI"):
-        return Path(os.environ["SYNPLAST_CLI"])
-    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    exe = target / "release" / "synplast"
-    if not exe.exists():
-        subprocess.run(["cargo", "build", "--release", "-q", "-p", "synplast", "--bin", "synplast"],
-                       cwd=ROOT, check=True)
-    return exe
 
 
 def cli_metrics(config, out, overrides=()):

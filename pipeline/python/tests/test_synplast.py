@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import synplast
+from _cli import cli_binary
 
 ROOT = Path(__file__).resolve().parents[3]
 OJA_XY, OJA_YYW = 12, 7  # flat index 9a+3b+c of x*y (a=1,b=1,c=0) and y^2*w (a=0,b=2,c=1)
@@ -227,18 +228,6 @@ def test_check_reports_bad_data_files_as_the_cli(tmp_path):
     assert cli.returncode == 2
     assert cli.stderr.strip() == str(e.value)
     assert "unsupported dtype" in str(e.value)
-
-
-def cli_binary():
-    """The `synplast` command line: $SYNPLAST_CLI, else a release build of this checkout."""
-    if os.environ.get("SYNPLAST_CLI"):
-        return Path(os.environ["SYNPLAST_CLI"])
-    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    exe = target / "release" / "synplast"
-    if not exe.exists():
-        subprocess.run(["cargo", "build", "--release", "-q", "-p", "synplast", "--bin", "synplast"],
-                       cwd=ROOT, check=True)
-    return exe
 
 
 def test_run_gives_the_cli_bytes(tmp_path):

@@ -86,3 +86,17 @@ pub fn skip(test: &str, why: &str) {
     let line = format!("skipped: {test}: {why}\n");
     let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
 }
+
+/// `experiments/rule_filter_small.yaml` on a tiny network (64 E + 16 I neurons, 1000 inputs,
+/// 0.5 s + 0.5 s), its `rules: 64` line replaced by `rules` (e.g. `rules: 6` or a `rounds:`
+/// list).
+pub fn tiny_rule_filter(rules: &str) -> String {
+    include_str!("../../../experiments/rule_filter_small.yaml")
+        .replace("rules: 64\n", &format!("{rules}\n"))
+        .replace("n_exc: 512", "n_exc: 64")
+        .replace("n_inh: 128", "n_inh: 16")
+        .replace("inputs: 5000", "inputs: 1000")
+        .replace("input_p: 0.05", "input_p: 0.25")
+        .replace("learn_s: 10", "learn_s: 0.5")
+        .replace("score_s: 5", "score_s: 0.5")
+}
