@@ -361,15 +361,7 @@ fn shared_outcome(
     clock: Instant,
     say: &dyn Fn(&str),
 ) -> Outcome {
-    let refused = |code: i32, dir: Option<PathBuf>, msg: String| {
-        say(&format!("synplast: {msg}"));
-        Outcome {
-            code,
-            dir,
-            error: Some(msg),
-            summary: None,
-        }
-    };
+    let refused = |code: i32, dir: Option<PathBuf>, msg: String| refusal(say, code, dir, msg);
     let what = if opts.merge { "merge" } else { "--shard" };
     let Some(dir) = opts.out.clone() else {
         return refused(
@@ -431,15 +423,7 @@ fn shared_outcome(
         Some(s) => format!("shards/{}.meta.json", s.name()),
         None => "meta.json".to_string(),
     };
-    let mut meta = json!({
-        "synplast_version": env!("CARGO_PKG_VERSION"),
-        "git_commit": option_env!("SYNPLAST_GIT_COMMIT").filter(|s| !s.is_empty()),
-        "config_file": opts.config_file,
-        "config_hash": job.hash(),
-        "command": opts.command,
-        "started_utc": utc_string(started),
-        "status": "running",
-    });
+    let mut meta = started_meta(job, opts, started);
     if let Some(s) = opts.shard {
         meta["shard"] = json!(format!("{}/{}", s.index, s.count));
     } else {
@@ -471,6 +455,31 @@ fn shared_outcome(
         failed: &failed,
         lock,
     })
+}
+
+/// `meta.json` (or a shard's meta file) as a run starts: version, commit, config file and
+/// hash, command, start time, status `running`.
+fn started_meta(job: &dyn Job, opts: &RunOptions, started: u64) -> Value {
+    json!({
+        "synplast_version": env!("CARGO_PKG_VERSION"),
+        "git_commit": option_env!("SYNPLAST_GIT_COMMIT").filter(|s| !s.is_empty()),
+        "config_file": opts.config_file,
+        "config_hash": job.hash(),
+        "command": opts.command,
+        "started_utc": utc_string(started),
+        "status": "running",
+    })
+}
+
+/// A run refused (or failing) before it started: says `msg`, the [`Outcome`] with `code`.
+fn refusal(say: &dyn Fn(&str), code: i32, dir: Option<PathBuf>, msg: String) -> Outcome {
+    say(&format!("synplast: {msg}"));
+    Outcome {
+        code,
+        dir,
+        error: Some(msg),
+        summary: None,
+    }
 }
 
 /// How a run ended, for [`conclude`].
@@ -613,15 +622,7 @@ pub fn run_outcome(job: &dyn Job, opts: &RunOptions) -> Outcome {
             eprintln!("{text}");
         }
     };
-    let refused = |code: i32, dir: Option<PathBuf>, msg: String| {
-        say(&format!("synplast: {msg}"));
-        Outcome {
-            code,
-            dir,
-            error: Some(msg),
-            summary: None,
-        }
-    };
+    let refused = |code: i32, dir: Option<PathBuf>, msg: String| refusal(&say, code, dir, msg);
     if opts.shard.is_some() || opts.merge {
         return shared_outcome(job, opts, started, clock, &say);
     }
@@ -636,18 +637,7 @@ pub fn run_outcome(job: &dyn Job, opts: &RunOptions) -> Outcome {
     let prepared = if opts.resume {
         prepare_resume(job, &dir)
     } else {
-        prepare_new(&dir, opts).map(|lock| {
-            let meta = json!({
-                "synplast_version": env!("CARGO_PKG_VERSION"),
-                "git_commit": option_env!("SYNPLAST_GIT_COMMIT").filter(|s| !s.is_empty()),
-                "config_file": opts.config_file,
-                "config_hash": job.hash(),
-                "command": opts.command,
-                "started_utc": utc_string(started),
-                "status": "running",
-            });
-            (lock, meta)
-        })
+        prepare_new(&dir, opts).map(|lock| (lock, started_meta(job, opts, started)))
     };
     let (lock, mut meta) = match prepared {
         Ok(v) => v,

@@ -122,9 +122,6 @@ pub fn plan(
     if r == 0 {
         return Ok(from_prior(None));
     }
-    // The classifier learns this round's constraints; when no earlier rule meets them, the
-    // constraints of the latest earlier round that some earlier rule meets (constraints only
-    // grow, so that region contains this round's).
     let label = |req: Option<&[Constraint]>| -> Vec<bool> {
         earlier
             .iter()
