@@ -11,9 +11,7 @@ use std::path::Path;
 /// Two rounds on a tiny network: 6 rules from the box prior, then 4 from the prior restricted
 /// by the classifier (or the box prior when there is nothing to learn).
 fn config() -> String {
-    tiny_rule_filter(
-        "rounds: [{rules: 6, require: [rate_exc]}, {rules: 4, require: [rate_exc, rate_inh]}]",
-    )
+    tiny_rule_filter("rounds: [{rules: 6, require: [rate]}, {rules: 4, require: [rate, rate_i]}]")
 }
 
 const OUTPUTS: [&str; 6] = [
@@ -156,7 +154,7 @@ fn a_shard_stopped_by_sigterm_continues_when_run_again() {
     // One round of 40 rules, each a little longer, so SIGTERM lands mid-way.
     let text = config()
         .replace(
-            "rounds: [{rules: 6, require: [rate_exc]}, {rules: 4, require: [rate_exc, rate_inh]}]",
+            "rounds: [{rules: 6, require: [rate]}, {rules: 4, require: [rate, rate_i]}]",
             "rules: 40",
         )
         .replace("learn_s: 0.5", "learn_s: 4");

@@ -28,7 +28,7 @@ pub fn fsbi_param_names() -> Vec<String> {
 
 /// Simulates each row of `params` as the doublet rules of the plastic types of `config` (the
 /// text of a `rule_filter` config: its `network`, `types` and `seed`; `rules` is not read) and
-/// returns the metrics [n, 17] (float64, columns [`METRIC_NAMES`]). `params` is [n, 24] (all
+/// returns the metrics [n, 36] (float64, columns [`METRIC_NAMES`]). `params` is [n, 24] (all
 /// four types in order; the columns of static types must be 0) or [n, 6 k] (only the k types
 /// of `types`, in their order). Row i runs with the network seed that `rule_filter` gives its
 /// candidate i under the same seed. `threads` workers (None: the pipeline's default); the
@@ -50,6 +50,7 @@ pub fn fsbi_simulate<'py>(
         .ok_or_else(|| config_error("internal: not a rule_filter config"))?
         .clone();
     let types: Vec<ConnType> = cfg.types.clone();
+    let network = cfg.effective_network();
     let width = 6 * types.len();
     if p.shape.len() != 2 || (p.shape[1] != 24 && p.shape[1] != width) {
         return Err(config_error(format!(
@@ -68,7 +69,7 @@ pub fn fsbi_simulate<'py>(
             &format!("params[{i}]"),
         )
         .map_err(config_error)?;
-        synplast::sim::fsbi::validate(&with_rules(&cfg.network, &types, &full))
+        synplast::sim::fsbi::validate(&with_rules(&network, &types, &full))
             .map_err(|(f, m)| config_error(format!("params[{i}]: {f}: {m}")))?;
         rows.push(full);
     }
@@ -85,7 +86,7 @@ pub fn fsbi_simulate<'py>(
                 if ctl.stopped() {
                     return Ok::<_, String>(None);
                 }
-                let r = simulate_candidate(&cfg.network, &types, &rows[i], seed, i as u64, || {
+                let r = simulate_candidate(&network, &types, &rows[i], seed, i as u64, || {
                     !ctl.stopped()
                 })
                 .map_err(|e| format!("rule {i} (row {i} of params): {e}"))?;

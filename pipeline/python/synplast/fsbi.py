@@ -9,8 +9,8 @@ the network realisation that ``rule_filter`` gives its candidate ``i`` under see
 
 - :data:`PARAMS`: the 24 parameter names, ``<type>_<param>`` for the types ``ee``, ``ei``,
   ``ie``, ``ii`` and the doublet parameters ``tau_pre``, ``tau_post`` (s), ``alpha``,
-  ``beta``, ``gamma``, ``kappa`` (``dw = eta (alpha + kappa w) x_pre`` at a post spike and so
-  on: docs/spiking_fsbi.md);
+  ``beta``, ``gamma``, ``kappa`` (``dw = eta (alpha + kappa x_post)`` at a presynaptic spike,
+  ``dw = eta (beta + gamma x_pre)`` at a postsynaptic one: docs/spiking_fsbi.md);
 - :data:`METRICS`: the names of the metric columns;
 - :data:`NETWORK`: the default network (the small network of ``rule_filter_small.yaml``);
 - :data:`PRIOR_LOW`, :data:`PRIOR_HIGH`: the box prior of the paper for one type's six
@@ -34,11 +34,16 @@ PARAMS: Tuple[str, ...] = tuple(_synplast.fsbi_param_names())
 """The 24 doublet parameters, four types (``ee``, ``ei``, ``ie``, ``ii``) of six each."""
 
 METRICS: Tuple[str, ...] = tuple(_synplast.fsbi_metric_names())
-"""The metric columns of :func:`simulate`: rates (Hz), CV of inter-spike intervals, Fano
-factors, autocovariance, the fraction of saturated weights, the drift ("creep") of the mean
-weights, the four mean weights at the end, the simulated seconds (less than the protocol when the
-rate checker stopped the run), ``aborted`` (0/1), ``constraints_met`` (of 9) and ``plausible``
-(0/1). A statistic with no data (no spikes, a run stopped early) is NaN."""
+"""The metric columns of :func:`simulate` (36). First synplast's own (17): rates (Hz), CV of
+inter-spike intervals, Fano factors, autocovariance, the fraction of saturated weights, the drift
+("creep") of the mean weights, the four mean weights at the end, the simulated seconds (less than
+the protocol when the rate checker stopped the run), ``aborted`` (0/1), ``constraints_met`` (how
+many constraints of the deciding definition hold) and ``plausible`` (0/1, the deciding
+definition's verdict). Then the paper's metrics as its ``fsbi/analyse.py`` defines them
+(``paper_rate`` ... ``paper_wiif``, 17), and each definition's verdict (``paper_plausible``,
+``synplast_plausible``). The paper's definition decides unless the config's
+``network.plausibility.definition`` is ``synplast`` (docs/spiking_fsbi.md). A statistic with no
+data (no spikes, a run stopped early) is NaN."""
 
 TYPES: Tuple[str, ...] = ("ee", "ei", "ie", "ii")
 """The connection types, in the order of :data:`PARAMS`."""

@@ -337,7 +337,8 @@ def test_fsbi_simulate_is_the_same_with_one_thread_and_two():
     assert one.shape == (2, len(synplast.fsbi.METRICS)) and one.dtype == np.float64
     assert one.tobytes() == two.tobytes()
     assert synplast.fsbi.PARAMS[0] == "ee_tau_pre" and len(synplast.fsbi.PARAMS) == 24
-    assert synplast.fsbi.METRICS[-1] == "plausible"
+    assert synplast.fsbi.METRICS[16] == "plausible" and len(synplast.fsbi.METRICS) == 36
+    assert synplast.fsbi.METRICS[17:19] == ("paper_rate", "paper_rate_i")
     # Another seed is another network realisation.
     assert synplast.fsbi.simulate(params, seed=6, threads=1, **SMALL_NET).tobytes() != one.tobytes()
     # Only the plastic types' columns, in their order, give the same as the full 24 with zeros.
@@ -358,10 +359,14 @@ def test_fsbi_simulate_reproduces_a_rule_filter_run(tmp_path):
     m = synplast.fsbi.simulate(params, seed=r.metrics["seed"], **SMALL_NET)
     header = (tmp_path / "rf" / "rules.csv").read_text().splitlines()[0].split(",")
     rows = np.loadtxt(tmp_path / "rf" / "rules.csv", delimiter=",", skiprows=1, ndmin=2)
-    for name in ["rate_exc", "rate_inh", "cv_isi", "fano_spatial", "autocov", "creep"]:
+    for name in ["rate_exc", "rate_inh", "cv_isi", "fano_spatial", "autocov", "creep",
+                 "paper_rate", "paper_auto_cov", "paper_w_creep", "paper_weef"]:
         np.testing.assert_array_equal(m[:, synplast.fsbi.METRICS.index(name)],
                                       rows[:, header.index(name)], err_msg=name)
-    np.testing.assert_array_equal(m[:, -1], rows[:, header.index("accepted")])
+    plausible = m[:, synplast.fsbi.METRICS.index("plausible")]
+    np.testing.assert_array_equal(plausible, rows[:, header.index("accepted")])
+    # The paper's definition decides by default.
+    np.testing.assert_array_equal(plausible, m[:, synplast.fsbi.METRICS.index("paper_plausible")])
 
 
 def test_fsbi_simulate_bad_input_raises_with_the_message():

@@ -118,8 +118,32 @@ pub fn simulate_candidate(
         .map_err(|e| e.to_string())
 }
 
-/// Names of [`metric_values`], in order.
-pub const METRIC_NAMES: [&str; 17] = [
+/// The paper's metrics among [`METRIC_NAMES`], named as in its `fsbi/analyse.py` (and in
+/// the records' `paper` object); in [`METRIC_NAMES`] each has the prefix `paper_`.
+pub const PAPER_METRICS: [&str; 17] = [
+    "rate",
+    "rate_i",
+    "cv_isi",
+    "kl_isi",
+    "spatial_Fano",
+    "temporal_Fano",
+    "auto_cov",
+    "fft",
+    "w_blow",
+    "std_rate_temporal",
+    "std_rate_spatial",
+    "std_cv",
+    "w_creep",
+    "weef",
+    "weif",
+    "wief",
+    "wiif",
+];
+
+/// Names of [`metric_values`], in order: synplast's metrics (the first 17, as before the
+/// paper's were added), then the paper's ([`PAPER_METRICS`], prefixed `paper_`), then each
+/// definition's verdict.
+pub const METRIC_NAMES: [&str; 36] = [
     "rate_exc",
     "rate_inh",
     "cv_isi",
@@ -137,30 +161,34 @@ pub const METRIC_NAMES: [&str; 17] = [
     "aborted",
     "constraints_met",
     "plausible",
+    "paper_rate",
+    "paper_rate_i",
+    "paper_cv_isi",
+    "paper_kl_isi",
+    "paper_spatial_Fano",
+    "paper_temporal_Fano",
+    "paper_auto_cov",
+    "paper_fft",
+    "paper_w_blow",
+    "paper_std_rate_temporal",
+    "paper_std_rate_spatial",
+    "paper_std_cv",
+    "paper_w_creep",
+    "paper_weef",
+    "paper_weif",
+    "paper_wief",
+    "paper_wiif",
+    "paper_plausible",
+    "synplast_plausible",
 ];
 
 /// A candidate's metrics as numbers, in the order of [`METRIC_NAMES`] (rates in Hz, times in
-/// s; `aborted` and `plausible` are 0 or 1, `constraints_met` counts the constraints that
-/// hold). Statistics with no data (no spikes, an aborted run) are NaN.
+/// s; `aborted` and the verdicts are 0 or 1; `constraints_met` counts the deciding
+/// definition's constraints that hold, `plausible` is its verdict). Statistics with no data
+/// (no spikes, an aborted run) are NaN, and so are the paper's metrics and verdict when they
+/// were not computed.
 pub fn metric_values(m: &Plausibility) -> Vec<f64> {
-    let b = |v: bool| f64::from(u8::from(v));
-    let mut v = vec![
-        m.rate_exc,
-        m.rate_inh,
-        m.cv_isi,
-        m.cv_isi_inh,
-        m.fano_spatial,
-        m.fano_temporal,
-        m.autocov,
-        m.saturation,
-        m.creep,
-    ];
-    v.extend(m.mean_w);
-    v.push(m.simulated_s);
-    v.push(b(m.aborted));
-    v.push(m.pass.iter().filter(|p| p.1).count() as f64);
-    v.push(b(m.plausible));
-    v
+    metric_values_json(&serde_json::to_value(m).expect("metrics serialise"))
 }
 
 /// [`metric_values`] of a record's metrics as stored (the JSON of [`Plausibility`], in which
@@ -177,17 +205,30 @@ pub fn metric_values_json(m: &serde_json::Value) -> Vec<f64> {
         .map_or(0, |a| a.iter().filter(|p| p[1] == true).count());
     v.push(met as f64);
     v.push(b(&m["plausible"]));
+    let paper = &m["paper"];
+    v.extend(PAPER_METRICS.iter().map(|k| num(&paper[*k])));
+    v.push(if paper.is_object() {
+        b(&paper["plausible"])
+    } else {
+        f64::NAN
+    });
+    // synplast's verdict: in `synplast` when the paper's decided, else `plausible` itself.
+    v.push(if m["synplast"].is_object() {
+        b(&m["synplast"]["plausible"])
+    } else {
+        b(&m["plausible"])
+    });
     v
 }
 
-/// Whether a record's metrics (as stored) meet every constraint of `require` (all when
-/// `None`).
-pub fn meets(m: &serde_json::Value, require: Option<&[crate::sim::fsbi::Constraint]>) -> bool {
+/// Whether a record's metrics (as stored) meet every constraint of `require` (every verdict
+/// of its `pass` list when `None`).
+pub fn meets(m: &serde_json::Value, require: Option<&[String]>) -> bool {
     let Some(pass) = m["pass"].as_array() else {
         return false;
     };
     pass.iter().all(|p| {
-        p[1] == true || require.is_some_and(|r| !r.iter().any(|c| p[0].as_str() == Some(c.name())))
+        p[1] == true || require.is_some_and(|r| !r.iter().any(|c| p[0].as_str() == Some(c)))
     })
 }
 
@@ -226,32 +267,44 @@ mod tests {
         };
         let v = metric_values(&m);
         assert_eq!(v.len(), METRIC_NAMES.len());
-        // The same from the record as stored, NaN written as null.
+        // NaN is stored as null and read back as NaN.
         let mut stored = m.clone();
         stored.cv_isi = f64::NAN;
         let json = serde_json::to_value(&stored).unwrap();
-        let back = metric_values_json(&json);
-        assert!(back[2].is_nan());
+        assert!(json["cv_isi"].is_null());
+        assert!(metric_values_json(&json)[2].is_nan());
+        // Without the paper's metrics: its columns and verdict NaN, synplast's verdict is
+        // `plausible`.
+        assert!(v[17..35].iter().all(|x| x.is_nan()));
+        assert_eq!(v[35], 0.0);
+        // With them, read by name; synplast's verdict from `synplast` when the paper decided.
+        let mut with_paper = serde_json::to_value(&m).unwrap();
+        let paper: serde_json::Map<String, serde_json::Value> = PAPER_METRICS
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.to_string(), serde_json::json!(100.0 + i as f64)))
+            .chain([("plausible".to_string(), serde_json::json!(true))])
+            .collect();
+        with_paper["paper"] = serde_json::Value::Object(paper);
+        with_paper["synplast"] = serde_json::json!({"pass": [], "plausible": true});
+        let w = metric_values_json(&with_paper);
+        for (i, k) in PAPER_METRICS.iter().enumerate() {
+            let col = METRIC_NAMES
+                .iter()
+                .position(|n| *n == format!("paper_{k}"))
+                .unwrap();
+            assert_eq!(w[col], 100.0 + i as f64, "{k}");
+        }
+        assert_eq!((w[34], w[35]), (1.0, 1.0));
         assert_eq!(
-            back.iter()
-                .enumerate()
-                .filter(|(i, _)| *i != 2)
-                .map(|(_, x)| *x)
-                .collect::<Vec<_>>(),
-            v.iter()
-                .enumerate()
-                .filter(|(i, _)| *i != 2)
-                .map(|(_, x)| *x)
-                .collect::<Vec<_>>()
+            w[..17].iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            v[..17].iter().map(|x| x.to_bits()).collect::<Vec<_>>()
         );
-        use crate::sim::fsbi::Constraint;
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert!(!meets(&json, None));
         assert!(meets(&json, Some(&[])));
-        assert!(meets(
-            &json,
-            Some(&[Constraint::RateExc, Constraint::CvIsi])
-        ));
-        assert!(!meets(&json, Some(&[Constraint::RateInh])));
+        assert!(meets(&json, Some(&names(&["rate_exc", "cv_isi"]))));
+        assert!(!meets(&json, Some(&names(&["rate_inh"]))));
         let at = |n: &str| v[METRIC_NAMES.iter().position(|x| *x == n).unwrap()];
         assert_eq!(at("cv_isi_inh"), 4.0);
         assert_eq!(at("mean_w_ie"), 12.0);

@@ -4,7 +4,7 @@
 
 use crate::config::{bad, validate_name, Count, Finite, Positive, Probability};
 use crate::kind::KindName;
-use crate::sim::fsbi::{self, ConnType, Constraint, FsbiConfig};
+use crate::sim::fsbi::{self, ConnType, FsbiConfig, PlausibilityConfig, RateCheckerKind};
 use serde::{Deserialize, Serialize};
 
 /// Experiment kind `rule_filter` (Confavreux et al. 2023): candidate doublet rules, drawn for
@@ -35,10 +35,12 @@ pub struct RuleFilterConfig {
     pub types: Vec<ConnType>,
     /// The network, constraints included.
     pub network: FsbiConfig,
-    /// Constraints a rule must meet (names as in the metrics); all when absent. With `rounds`,
-    /// each round names its own.
+    /// Constraints a rule must meet, named as the verdicts of the deciding definition (the
+    /// paper's by default: `rate`, `cv_isi`, `w_creep`, ...; synplast's with
+    /// `network.plausibility.definition: synplast`); all when absent. With `rounds`, each round
+    /// names its own.
     #[serde(default)]
-    pub require: Option<Vec<Constraint>>,
+    pub require: Option<Vec<String>>,
     /// The rounds of a filter in several rounds (give `rules` or `rounds`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rounds: Option<Vec<RoundConfig>>,
@@ -60,7 +62,7 @@ pub struct RoundConfig {
     pub candidates: Option<CandidatesConfig>,
     /// Constraints of this round (all when absent); each round's include the previous round's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub require: Option<Vec<Constraint>>,
+    pub require: Option<Vec<String>>,
 }
 
 /// Candidates read from a file.
@@ -139,10 +141,40 @@ impl RuleFilterConfig {
         }
     }
 
+    /// Which connection types learn, in the order ee, ei, ie, ii.
+    pub fn plastic(&self) -> [bool; 4] {
+        std::array::from_fn(|k| self.types.iter().any(|t| t.index() == k))
+    }
+
+    /// The names of the verdicts that decide `pass` (the constraints `require` can name), in
+    /// the order of the records' `pass` lists.
+    pub fn verdict_names(&self) -> Vec<&'static str> {
+        fsbi::verdict_names(&self.effective_network(), self.plastic())
+    }
+
+    /// The network as simulated: `network` with [`fill_network_defaults`] (the same as
+    /// `network` in a resolved config).
+    pub fn effective_network(&self) -> FsbiConfig {
+        let mut network = self.network.clone();
+        fill_network_defaults(&mut network);
+        network
+    }
+
     /// The classifier settings (defaults when absent).
     pub fn classifier(&self) -> ClassifierConfig {
         self.classifier.clone().unwrap_or_default()
     }
+}
+
+/// What `rule_filter` fills into its network when the config leaves them out, so
+/// "plausible" means what it means in Confavreux et al. 2023: the paper's plausibility
+/// metrics, deciding (`plausibility: {definition: paper}`, synplast's own kept beside them),
+/// and the paper's rate checker (E population only, from the middle of its range).
+pub fn fill_network_defaults(network: &mut FsbiConfig) {
+    network
+        .plausibility
+        .get_or_insert_with(PlausibilityConfig::default);
+    network.rate_checker.get_or_insert(RateCheckerKind::Paper);
 }
 
 fn prior_tau() -> [Positive; 2] {
@@ -163,6 +195,27 @@ pub fn validate(c: &RuleFilterConfig) -> Result<(), (String, String)> {
         (Some(n), None) if n.0 > 1_000_000 => return bad("rules", "at most 1000000 rules"),
         _ => {}
     }
+    let known = c.verdict_names();
+    let check_names = |field: &str, names: &Option<Vec<String>>| -> Result<(), (String, String)> {
+        for (j, n) in names.iter().flatten().enumerate() {
+            if !known.contains(&n.as_str()) {
+                let other = if fsbi::CONSTRAINTS.contains(&n.as_str()) {
+                    " (a name of synplast's definition: set network.plausibility.definition: synplast to use those)"
+                } else {
+                    ""
+                };
+                return bad(
+                    &format!("{field}[{j}]"),
+                    format!(
+                        "unknown constraint `{n}`{other}; the constraints here are: {}",
+                        known.join(", ")
+                    ),
+                );
+            }
+        }
+        Ok(())
+    };
+    check_names("require", &c.require)?;
     if let Some(rounds) = &c.rounds {
         if c.require.is_some() {
             return bad("require", "with `rounds`, each round names its `require`");
@@ -170,8 +223,8 @@ pub fn validate(c: &RuleFilterConfig) -> Result<(), (String, String)> {
         if rounds.is_empty() || rounds.len() > 100 {
             return bad("rounds", "give 1 to 100 rounds");
         }
-        let all: Vec<Constraint> = Constraint::ALL.to_vec();
-        let mut before: Vec<Constraint> = Vec::new();
+        let all: Vec<String> = known.iter().map(|s| s.to_string()).collect();
+        let mut before: Vec<String> = Vec::new();
         for (k, r) in rounds.iter().enumerate() {
             if r.rules.is_none() && r.candidates.is_none() {
                 return bad(
@@ -182,13 +235,13 @@ pub fn validate(c: &RuleFilterConfig) -> Result<(), (String, String)> {
             if r.rules.is_some_and(|n| n.0 > 1_000_000) {
                 return bad(&format!("rounds[{k}].rules"), "at most 1000000 rules");
             }
+            check_names(&format!("rounds[{k}].require"), &r.require)?;
             let now = r.require.clone().unwrap_or_else(|| all.clone());
             if let Some(lost) = before.iter().find(|c| !now.contains(c)) {
                 return bad(
                     &format!("rounds[{k}].require"),
                     format!(
-                        "constraints only grow from round to round; `{}` of round {} is missing",
-                        lost.name(),
+                        "constraints only grow from round to round; `{lost}` of round {} is missing",
                         k - 1
                     ),
                 );
@@ -215,4 +268,51 @@ pub fn validate(c: &RuleFilterConfig) -> Result<(), (String, String)> {
         );
     }
     fsbi::validate(&c.network).map_err(|(f, p)| (f.replacen("fsbi", "network", 1), p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::fsbi::Definition;
+
+    fn parse(extra: &str) -> RuleFilterConfig {
+        let text = format!(
+            "name: t\nkind: rule_filter\ntypes: [ee, ie]\nrules: 4\n{extra}network: {{n_exc: 8, n_inh: 2, p: 0.1, w: [0.1, 0.1, 1, 1], w_max: 20, inputs: 10, input_p: 0.1, input_w: 0.1, input_rate: [5, 15], delay_ms: 0.8, eta: 0.01, rules: {{}}, learn_s: 0, score_s: 1}}\n"
+        );
+        serde_saphyr::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn the_papers_definitions_are_filled_in_once_and_name_the_constraints() {
+        let c = parse("");
+        assert_eq!(c.network.plausibility, None);
+        let mut filled = c.clone();
+        fill_network_defaults(&mut filled.network);
+        assert_eq!(filled.network, c.effective_network());
+        assert_eq!(filled.network.rate_checker, Some(RateCheckerKind::Paper));
+        let pc = filled.network.plausibility.clone().unwrap();
+        assert_eq!(pc.definition, Definition::Paper);
+        // A completed config stays as it is (`--resume` compares hashes).
+        let mut again = filled.clone();
+        fill_network_defaults(&mut again.network);
+        assert_eq!(again, filled);
+        // The paper's names, with the weight bounds of the plastic types only (ee, ie).
+        let names = c.verdict_names();
+        assert_eq!(names[..2], ["rate", "cv_isi"]);
+        assert!(names.contains(&"weef") && names.contains(&"wief"));
+        assert!(!names.contains(&"weif") && !names.contains(&"wiif"));
+        assert!(validate(&parse("require: [rate, w_creep, wief]\n")).is_ok());
+        // Asked for, synplast's decide, and a user's choices are kept.
+        let s = parse("require: [rate_exc, creep]\n");
+        assert!(validate(&s).is_err());
+        let mut s = s;
+        s.network.plausibility = Some(PlausibilityConfig {
+            definition: Definition::Synplast,
+            ..PlausibilityConfig::default()
+        });
+        s.network.rate_checker = Some(RateCheckerKind::Synplast);
+        assert!(validate(&s).is_ok(), "{:?}", validate(&s));
+        assert_eq!(s.verdict_names(), crate::sim::fsbi::CONSTRAINTS.to_vec());
+        assert_eq!(s.effective_network(), s.network);
+    }
 }

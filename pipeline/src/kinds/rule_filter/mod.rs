@@ -49,6 +49,9 @@ impl Kind for RuleFilter {
     fn validate(c: &RuleFilterConfig) -> Result<(), (String, String)> {
         config::validate(c)
     }
+    fn fill_defaults(c: &mut RuleFilterConfig) {
+        config::fill_network_defaults(&mut c.network);
+    }
     fn check_data(c: &RuleFilterConfig) -> Result<(), String> {
         for r in c.round_list() {
             if let Some(f) = &r.candidates {

@@ -9,7 +9,6 @@ use super::config::{RoundConfig, RuleFilterConfig};
 use super::run::RuleRecord;
 use crate::io::npy::{parse_npy, shape_text};
 use crate::rng::Rng;
-use crate::sim::fsbi::Constraint;
 
 /// A round's candidates and how they were chosen.
 #[derive(Debug, Clone)]
@@ -122,7 +121,7 @@ pub fn plan(
     if r == 0 {
         return Ok(from_prior(None));
     }
-    let label = |req: Option<&[Constraint]>| -> Vec<bool> {
+    let label = |req: Option<&[String]>| -> Vec<bool> {
         earlier
             .iter()
             .map(|rec| super::candidate::meets(&rec.metrics, req))
@@ -308,7 +307,6 @@ fn restricted(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::fsbi::CONSTRAINTS;
 
     fn config(rounds: &str) -> RuleFilterConfig {
         let text = format!(
@@ -320,10 +318,12 @@ mod tests {
         c
     }
 
-    /// A fake record whose rates pass exactly when the E->E alpha is negative.
+    /// A fake record whose rates pass exactly when the E->E alpha is negative (the paper's
+    /// verdicts, as `rule_filter` decides by default).
     fn record(index: u32, params: Vec<f64>) -> RuleRecord {
         let ok = params[2] < 0.0;
-        let pass: Vec<serde_json::Value> = CONSTRAINTS
+        let pass: Vec<serde_json::Value> = config("[{rules: 1}]")
+            .verdict_names()
             .iter()
             .map(|c| serde_json::json!([c, ok || !c.starts_with("rate")]))
             .collect();
@@ -338,9 +338,7 @@ mod tests {
 
     #[test]
     fn a_later_round_draws_from_the_prior_restricted_to_where_earlier_rules_passed() {
-        let cfg = config(
-            "[{rules: 300, require: [rate_exc]}, {rules: 200, require: [rate_exc, rate_inh]}]",
-        );
+        let cfg = config("[{rules: 300, require: [rate]}, {rules: 200, require: [rate, rate_i]}]");
         let rounds = cfg.round_list();
         let first = plan(&cfg, &rounds, 0, &[]).unwrap();
         assert_eq!(first.source, "prior");
@@ -391,15 +389,14 @@ mod tests {
 
         // No earlier rule meets round 1's constraints (creep never holds here) but some meet
         // round 0's: the classifier learns round 0's, a region that contains round 1's.
-        let cfg3 =
-            config("[{rules: 300, require: [rate_exc]}, {rules: 50, require: [rate_exc, creep]}]");
+        let cfg3 = config("[{rules: 300, require: [rate]}, {rules: 50, require: [rate, w_creep]}]");
         let r3 = cfg3.round_list();
         let no_creep: Vec<RuleRecord> = earlier
             .iter()
             .map(|r| {
                 let mut r = r.clone();
                 for p in r.metrics["pass"].as_array_mut().unwrap() {
-                    if p[0] == "creep" {
+                    if p[0] == "w_creep" {
                         p[1] = serde_json::Value::Bool(false);
                     }
                 }
@@ -423,14 +420,29 @@ mod tests {
             let (field, problem) = super::super::config::validate(&c).unwrap_err();
             format!("{field}: {problem}")
         };
-        let e = bad("[{rules: 4, require: [rate_exc, creep]}, {rules: 4, require: [rate_exc]}]");
+        let e = bad("[{rules: 4, require: [rate, w_creep]}, {rules: 4, require: [rate]}]");
         assert!(
-            e.contains("rounds[1].require") && e.contains("`creep` of round 0"),
+            e.contains("rounds[1].require") && e.contains("`w_creep` of round 0"),
             "{e}"
         );
-        let e = bad("[{rules: 4}, {require: [rate_exc]}]");
+        let e = bad("[{rules: 4}, {require: [rate]}]");
         assert!(e.contains("rounds[1]") && e.contains("candidates"), "{e}");
         let e = bad("[]");
         assert!(e.contains("1 to 100 rounds"), "{e}");
+        // Names are the deciding definition's: the paper's by default, synplast's on request.
+        let e = bad("[{rules: 4, require: [rate, rate_exc]}]");
+        assert!(
+            e.starts_with("rounds[0].require[1]")
+                && e.contains("unknown constraint `rate_exc`")
+                && e.contains("definition: synplast")
+                && e.contains("rate, cv_isi, spatial_Fano"),
+            "{e}"
+        );
+        // The weight bound of a static type is not a constraint (only ee learns here).
+        let e = bad("[{rules: 4, require: [wief]}]");
+        assert!(
+            e.contains("unknown constraint `wief`") && e.contains("weef"),
+            "{e}"
+        );
     }
 }

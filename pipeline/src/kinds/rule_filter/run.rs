@@ -12,7 +12,6 @@ use crate::progress::Progress;
 use crate::rng::Rng;
 use crate::rundir::store::RecordLog;
 use crate::rundir::RunDir;
-use crate::sim::fsbi::{Constraint, CONSTRAINTS};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -58,6 +57,7 @@ pub fn simulate_round(
     progress: &Progress,
 ) -> Result<Option<Vec<RuleRecord>>, RunError> {
     let seed = cfg.seed.unwrap_or(0);
+    let network = cfg.effective_network();
     let results: Vec<Result<Option<RuleRecord>, RunError>> = parallel::map(indices, |&k| {
         if let Some(rec) = done.get(&k) {
             progress.tick(1, None);
@@ -67,14 +67,9 @@ pub fn simulate_round(
             return Ok(None);
         }
         let params = plan.params[(k - offset) as usize].clone();
-        let o = simulate_candidate(
-            &cfg.network,
-            &cfg.types,
-            &params,
-            seed,
-            u64::from(k),
-            || !crate::interrupt::requested(),
-        )
+        let o = simulate_candidate(&network, &cfg.types, &params, seed, u64::from(k), || {
+            !crate::interrupt::requested()
+        })
         .map_err(|e| RunError::new(format!("rule {k}: {e}")))?;
         let Some(m) = o else {
             return Ok(None);
@@ -223,7 +218,7 @@ pub fn run(cfg: &RuleFilterConfig, dir: &RunDir) -> Result<String, RunError> {
             }
         }
         all.extend(whole.iter().filter_map(|k| done.get(k).cloned()));
-        summaries.push(round_summary(r, round, &p, &all, offset as usize));
+        summaries.push(round_summary(cfg, r, round, &p, &all, offset as usize));
     }
     if let Some(s) = shard {
         return Ok(format!(
@@ -248,15 +243,17 @@ fn unique(recs: &[&RuleRecord]) -> usize {
     keys.len()
 }
 
-fn names(require: Option<&[Constraint]>) -> Vec<&'static str> {
+/// The constraints of a round: `require`, or every verdict of the deciding definition.
+fn names(cfg: &RuleFilterConfig, require: Option<&[String]>) -> Vec<String> {
     match require {
-        Some(r) => r.iter().map(|c| c.name()).collect(),
-        None => CONSTRAINTS.to_vec(),
+        Some(r) => r.to_vec(),
+        None => cfg.verdict_names().iter().map(|s| s.to_string()).collect(),
     }
 }
 
 /// The summary of round `r` once its records (from `offset` on in `all`) are in.
 fn round_summary(
+    cfg: &RuleFilterConfig,
     r: usize,
     round: &RoundConfig,
     p: &Plan,
@@ -272,7 +269,7 @@ fn round_summary(
     json!({
         "round": r,
         "source": p.source,
-        "require": names(require),
+        "require": names(cfg, require),
         "rules": n,
         "accepted": accepted,
         "accepted_fraction": accepted as f64 / n.max(1) as f64,
@@ -297,23 +294,27 @@ fn write_outputs(
     let final_ok = |x: &RuleRecord| meets(&x.metrics, last_require.as_deref());
     let mut header: Vec<String> = vec!["rule".into(), "round".into()];
     header.extend(param_names());
-    // Every constrained metric is a number in the record, named as its constraint (the last
-    // constraint, mean_weights_bounded, is a verdict over the four mean weights).
-    let metric_keys: Vec<&str> = CONSTRAINTS
+    // Both definitions' metrics by name: synplast's (the first 13 of METRIC_NAMES) and the
+    // paper's (`paper_*`, empty where it was not computed).
+    let metric_keys: Vec<&str> = METRIC_NAMES[..13]
         .iter()
+        .chain(&METRIC_NAMES[17..34])
         .copied()
-        .filter(|c| *c != "mean_weights_bounded")
+        .collect();
+    let metric_cols: Vec<usize> = metric_keys
+        .iter()
+        .map(|k| METRIC_NAMES.iter().position(|n| n == k).unwrap_or(0))
         .collect();
     header.extend(metric_keys.iter().map(|s| s.to_string()));
     header.extend(["aborted", "accepted", "plausible"].map(String::from));
-    let num = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
     let b = |v: bool| f64::from(u8::from(v));
     let rows: Vec<Vec<f64>> = all
         .iter()
         .map(|r| {
             let mut row = vec![f64::from(r.index), f64::from(r.round)];
             row.extend(&r.params);
-            row.extend(metric_keys.iter().map(|k| num(&r.metrics[k])));
+            let values = metric_values_json(&r.metrics);
+            row.extend(metric_cols.iter().map(|&c| values[c]));
             row.push(b(r.metrics["aborted"].as_bool() == Some(true)));
             row.push(b(r.accepted));
             row.push(b(meets(&r.metrics, None)));
@@ -342,7 +343,8 @@ fn write_outputs(
     )?;
     let accp: Vec<f64> = acc.iter().flat_map(|r| r.params.clone()).collect();
     dir.put("accepted_params.npy", &npy_bytes(&[acc.len(), 24], &accp))?;
-    let passes: serde_json::Map<String, serde_json::Value> = CONSTRAINTS
+    let verdicts = cfg.verdict_names();
+    let passes: serde_json::Map<String, serde_json::Value> = verdicts
         .iter()
         .map(|c| {
             let n = all
@@ -371,14 +373,19 @@ fn write_outputs(
         "plausible": plausible.len(),
         "unique_plausible": unique(&plausible),
         "aborted_by_rate_checker": aborted,
+        "definition": definition(cfg),
+        "plausible_by_definition": {
+            "paper": count_col(all, 34),
+            "synplast": count_col(all, 35),
+        },
         "passing_each_constraint": passes,
         "accepted_indices": acc.iter().map(|r| r.index).collect::<Vec<_>>(),
         "param_names": param_names(),
-        "metric_names": METRIC_NAMES,
+        "metric_names": METRIC_NAMES.to_vec(),
         "rounds": summaries,
     });
     dir.put_json("metrics.json", &metrics)?;
-    let met: Vec<String> = CONSTRAINTS
+    let met: Vec<String> = verdicts
         .iter()
         .map(|c| format!("{c} {}", passes[*c]))
         .collect();
@@ -398,6 +405,21 @@ fn write_outputs(
         all.len(),
         met.join(", ")
     ))
+}
+
+/// The definition whose verdicts decide (`paper` or `synplast`).
+fn definition(cfg: &RuleFilterConfig) -> &'static str {
+    match cfg.effective_network().plausibility.map(|p| p.definition) {
+        Some(crate::sim::fsbi::Definition::Paper) => "paper",
+        _ => "synplast",
+    }
+}
+
+/// Rules whose metric column `col` (a 0/1 verdict of [`METRIC_NAMES`]) is 1.
+fn count_col(all: &[RuleRecord], col: usize) -> usize {
+    all.iter()
+        .filter(|r| metric_values_json(&r.metrics)[col] == 1.0)
+        .count()
 }
 
 fn summaries_fraction(rounds: &serde_json::Value) -> Vec<String> {

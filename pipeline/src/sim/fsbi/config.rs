@@ -299,6 +299,19 @@ impl Default for PlausibilityConfig {
     }
 }
 
+/// The names of the verdicts that decide `pass` and `plausible` in a network `f` whose
+/// connection types learn where `plastic` says: the paper's
+/// ([`super::paper_metrics::verdict_names`]) when `plausibility.definition` is `paper`,
+/// synplast's [`CONSTRAINTS`] otherwise.
+pub fn verdict_names(f: &FsbiConfig, plastic: [bool; 4]) -> Vec<&'static str> {
+    match &f.plausibility {
+        Some(pc) if pc.definition == Definition::Paper => {
+            super::paper_metrics::verdict_names(&pc.paper, plastic)
+        }
+        _ => CONSTRAINTS.to_vec(),
+    }
+}
+
 /// Constraint names of the plausibility metrics.
 pub const CONSTRAINTS: [&str; 9] = [
     "rate_exc",

@@ -325,6 +325,35 @@ fn inside(x: f64, r: &[NonNegative; 2]) -> bool {
     x >= r[0].0 && x <= r[1].0
 }
 
+/// The names of the paper's verdicts in the order [`paper_metrics`] lists them: twelve
+/// always, then the final mean weight bound of each plastic type (`weef`, `weif`, `wief`,
+/// `wiif`), then `kl_isi` when `c` bounds it.
+pub fn verdict_names(c: &PaperConstraints, plastic: [bool; 4]) -> Vec<&'static str> {
+    let mut v = vec![
+        "rate",
+        "cv_isi",
+        "spatial_Fano",
+        "temporal_Fano",
+        "auto_cov",
+        "fft",
+        "w_blow",
+        "std_rate_temporal",
+        "std_rate_spatial",
+        "std_cv",
+        "w_creep",
+        "rate_i",
+    ];
+    for (k, n) in ["weef", "weif", "wief", "wiif"].into_iter().enumerate() {
+        if plastic[k] {
+            v.push(n);
+        }
+    }
+    if c.kl_isi.is_some() {
+        v.push("kl_isi");
+    }
+    v
+}
+
 /// Computes the paper's metrics and its verdicts against `c`.
 pub fn paper_metrics(input: &PaperInput, c: &PaperConstraints) -> PaperMetrics {
     let nan = f64::NAN;
@@ -654,6 +683,32 @@ mod tests {
         let m = paper_metrics(&input, &c);
         assert!(m.rate.is_nan() && m.weef.is_nan() && m.auto_cov.is_nan());
         assert!(m.verdicts.pass.iter().all(|p| !p.1));
+    }
+
+    #[test]
+    fn verdict_names_are_the_names_of_the_verdicts() {
+        let spikes: Vec<Vec<u32>> = (0..10).map(|i| vec![i * 7, i * 7 + 500]).collect();
+        let w = constant_weights(0.2);
+        for plastic in [[true; 4], [false, true, true, false], [false; 4]] {
+            for kl in [None, Some([NonNegative(0.0), NonNegative(0.5)])] {
+                let c = PaperConstraints {
+                    kl_isi: kl,
+                    ..PaperConstraints::default()
+                };
+                let input = PaperInput {
+                    exc: &spikes,
+                    inh: &spikes,
+                    window_steps: W10,
+                    weights: [&w, &w, &w, &w],
+                    plastic,
+                    w_max: 20.0,
+                    aborted: false,
+                };
+                let m = paper_metrics(&input, &c);
+                let names: Vec<&str> = m.verdicts.pass.iter().map(|p| p.0.as_str()).collect();
+                assert_eq!(names, verdict_names(&c, plastic));
+            }
+        }
     }
 
     #[test]
