@@ -2,9 +2,9 @@
 //! ([`crate::kinds`]) and the run directory ([`crate::rundir`]); it names no kind.
 //!
 //! ```text
-//! synplast run EXPERIMENT.yaml [--out DIR] [--force] [--quiet] [--threads N] [key.path=value ...]
-//! synplast run --resume DIR [--quiet] [--threads N]
-//! synplast run EXPERIMENT.yaml --out DIR --shard I/N|auto [--quiet] [--threads N] [key.path=value ...]
+//! synplast run EXPERIMENT.yaml [--out DIR] [--force] [--quiet] [--threads N] [--progress-every S] [key.path=value ...]
+//! synplast run --resume DIR [--quiet] [--threads N] [--progress-every S]
+//! synplast run EXPERIMENT.yaml --out DIR --shard I/N|auto [--quiet] [--threads N] [--progress-every S] [key.path=value ...]
 //! synplast merge DIR [--quiet]
 //! synplast check EXPERIMENT.yaml [key.path=value ...]
 //! synplast list
@@ -21,9 +21,9 @@ use crate::rundir::{self, Resume, RunOptions};
 use std::path::PathBuf;
 
 const USAGE: &str = "usage:
-  synplast run EXPERIMENT.yaml [--out DIR] [--force] [--quiet] [--threads N] [key.path=value ...]
-  synplast run --resume DIR [--quiet] [--threads N]
-  synplast run EXPERIMENT.yaml --out DIR --shard I/N|auto [--quiet] [--threads N] [key.path=value ...]
+  synplast run EXPERIMENT.yaml [--out DIR] [--force] [--quiet] [--threads N] [--progress-every S] [key.path=value ...]
+  synplast run --resume DIR [--quiet] [--threads N] [--progress-every S]
+  synplast run EXPERIMENT.yaml --out DIR --shard I/N|auto [--quiet] [--threads N] [--progress-every S] [key.path=value ...]
   synplast merge DIR [--quiet]
   synplast check EXPERIMENT.yaml [key.path=value ...]
   synplast list
@@ -60,6 +60,7 @@ struct Parsed {
     quiet: bool,
     resume: bool,
     threads: Option<usize>,
+    progress_every: Option<f64>,
     shard: Option<rundir::Shard>,
     overrides: Vec<String>,
 }
@@ -72,6 +73,7 @@ fn parse(args: &[String], allow_run_flags: bool) -> Result<Parsed, String> {
         quiet: false,
         resume: false,
         threads: None,
+        progress_every: None,
         shard: None,
         overrides: Vec::new(),
     };
@@ -94,6 +96,21 @@ fn parse(args: &[String], allow_run_flags: bool) -> Result<Parsed, String> {
             "--shard" if allow_run_flags => {
                 let s = it.next().ok_or("--shard needs I/N (e.g. 0/4) or auto")?;
                 p.shard = Some(rundir::Shard::parse(s)?);
+            }
+            "--progress-every" if allow_run_flags => {
+                let v = it
+                    .next()
+                    .ok_or("--progress-every needs seconds between progress lines")?;
+                let secs = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|s| s.is_finite() && (0.0..=86_400.0).contains(s))
+                    .ok_or_else(|| {
+                        format!(
+                            "--progress-every: expected 0 (no lines) to 86400 seconds, got `{v}`"
+                        )
+                    })?;
+                p.progress_every = Some(secs);
             }
             "--threads" if allow_run_flags => {
                 let n = it.next().ok_or("--threads needs a number of threads")?;
@@ -196,6 +213,9 @@ fn cmd_run(args: &[String]) -> i32 {
     }
     if let Some(n) = p.threads {
         crate::parallel::set_threads(n);
+    }
+    if let Some(secs) = p.progress_every {
+        crate::progress::set_log_interval(std::time::Duration::from_secs_f64(secs));
     }
     exp.resolve();
     let opts = RunOptions {

@@ -1,11 +1,71 @@
-//! A progress bar on stderr, shown only when stderr is a terminal and `--quiet` is not given,
-//! and an [`Observer`] that a caller in the same process (the Python package) reads to report
-//! progress its own way.
+//! Progress on stderr unless `--quiet` is given: a bar redrawn in place when stderr is a
+//! terminal, and otherwise (a log file, a cluster job) one line every
+//! [`set_log_interval`] (10 s by default, `--progress-every S`) with the phase, the count and
+//! the time left; and an [`Observer`] that a caller in the same process (the Python package)
+//! reads to report progress its own way.
 
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// Milliseconds between two progress lines when stderr is not a terminal (0: none).
+static LOG_INTERVAL_MS: AtomicU64 = AtomicU64::new(10_000);
+
+/// Sets the time between two progress lines written when stderr is not a terminal
+/// (`Duration::ZERO`: none).
+pub fn set_log_interval(d: Duration) {
+    LOG_INTERVAL_MS.store(d.as_millis() as u64, Ordering::SeqCst);
+}
+
+fn log_interval() -> Option<Duration> {
+    match LOG_INTERVAL_MS.load(Ordering::SeqCst) {
+        0 => None,
+        ms => Some(Duration::from_millis(ms)),
+    }
+}
+
+/// `95 s`, `12 min 5 s`, `2 h 03 min`: a duration as a person reads it.
+pub fn human_time(s: f64) -> String {
+    let s = s.max(0.0).round() as u64;
+    if s < 60 {
+        format!("{s} s")
+    } else if s < 3600 {
+        format!("{} min {} s", s / 60, s % 60)
+    } else {
+        format!("{} h {:02} min", s / 3600, (s % 3600) / 60)
+    }
+}
+
+/// One progress line of the log mode: `rules (round 2 of 5): 120/300 (40%), 1 min 40 s
+/// elapsed, about 2 min 30 s left`.
+fn log_line(label: &str, done: usize, total: usize, elapsed: f64, loss: Option<f64>) -> String {
+    let pct = 100.0 * done as f64 / total.max(1) as f64;
+    let loss = loss.map(|l| format!(", loss {l:.3e}")).unwrap_or_default();
+    let left = if done > 0 && done < total {
+        format!(
+            ", about {} left",
+            human_time(elapsed * (total - done) as f64 / done as f64)
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "{label}: {done}/{total} ({pct:.0}%){loss}, {} elapsed{left}",
+        human_time(elapsed)
+    )
+}
+
+/// How a [`Progress`] shows itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Nothing (`--quiet`, or counted only into an observer).
+    Off,
+    /// A bar redrawn in place (stderr is a terminal).
+    Bar,
+    /// A line every [`log_interval`] (stderr is not a terminal).
+    Log(Duration),
+}
 
 /// Progress as counters another thread reads: units done, units in all and their name. Every
 /// [`Progress`] bar created while an observer is installed ([`observe`]) resets it and counts
@@ -58,26 +118,57 @@ fn observer() -> Option<Arc<Observer>> {
 
 /// Thread-safe progress over a known number of units.
 pub struct Progress {
-    enabled: bool,
+    mode: Mode,
     total: usize,
     label: String,
-    state: Mutex<(usize, Instant, Option<f64>)>,
+    state: Mutex<State>,
     observer: Option<Arc<Observer>>,
 }
 
+struct State {
+    done: usize,
+    start: Instant,
+    loss: Option<f64>,
+    /// When the last log line was written (the start before the first).
+    logged: Instant,
+    /// Log lines written.
+    lines: usize,
+}
+
+impl State {
+    fn new() -> Self {
+        let now = Instant::now();
+        Self {
+            done: 0,
+            start: now,
+            loss: None,
+            logged: now,
+            lines: 0,
+        }
+    }
+}
+
 impl Progress {
-    /// A bar for `total` units of `label`; hidden if `quiet` or stderr is not a terminal.
+    /// Progress over `total` units of `label`: a bar when stderr is a terminal, a line every
+    /// [`set_log_interval`] otherwise, nothing when `quiet`.
     pub fn new(total: usize, label: &str, quiet: bool) -> Self {
         let observer = observer();
         if let Some(o) = &observer {
             o.start(total, label);
         }
+        let mode = if quiet {
+            Mode::Off
+        } else if std::io::stderr().is_terminal() {
+            Mode::Bar
+        } else {
+            log_interval().map_or(Mode::Off, Mode::Log)
+        };
         Self {
             observer,
-            enabled: !quiet && std::io::stderr().is_terminal(),
+            mode,
             total: total.max(1),
             label: label.to_string(),
-            state: Mutex::new((0, Instant::now(), None)),
+            state: Mutex::new(State::new()),
         }
     }
 
@@ -88,10 +179,10 @@ impl Progress {
         observer.start(total, label);
         Self {
             observer: Some(observer),
-            enabled: false,
+            mode: Mode::Off,
             total: total.max(1),
             label: label.to_string(),
-            state: Mutex::new((0, Instant::now(), None)),
+            state: Mutex::new(State::new()),
         }
     }
 
@@ -100,43 +191,101 @@ impl Progress {
         if let Some(o) = &self.observer {
             o.advance(n);
         }
-        if !self.enabled {
+        if self.mode == Mode::Off {
             return;
         }
         let Ok(mut s) = self.state.lock() else { return };
-        s.0 += n;
+        s.done += n;
         if loss.is_some() {
-            s.2 = loss;
+            s.loss = loss;
         }
-        let frac = s.0 as f64 / self.total as f64;
+        match self.mode {
+            Mode::Bar => self.draw(&s),
+            Mode::Log(every) if s.logged.elapsed() >= every => {
+                eprintln!(
+                    "{}",
+                    log_line(
+                        &self.label,
+                        s.done.min(self.total),
+                        self.total,
+                        s.start.elapsed().as_secs_f64(),
+                        s.loss
+                    )
+                );
+                s.logged = Instant::now();
+                s.lines += 1;
+            }
+            _ => {}
+        }
+    }
+
+    fn draw(&self, s: &State) {
+        let done = s.done.min(self.total);
+        let frac = done as f64 / self.total as f64;
         let width = 30;
         let filled = ((frac * width as f64) as usize).min(width);
-        let elapsed = s.1.elapsed().as_secs_f64();
-        let eta = if s.0 > 0 {
-            elapsed * (self.total - s.0.min(self.total)) as f64 / s.0 as f64
+        let elapsed = s.start.elapsed().as_secs_f64();
+        let tail = if done >= self.total {
+            format!("done in {}", human_time(elapsed))
+        } else if done > 0 {
+            format!(
+                "{} left",
+                human_time(elapsed * (self.total - done) as f64 / done as f64)
+            )
         } else {
-            0.0
+            String::new()
         };
-        let loss = s.2.map(|l| format!("  loss {l:.3e}")).unwrap_or_default();
+        let loss = s
+            .loss
+            .map(|l| format!("  loss {l:.3e}"))
+            .unwrap_or_default();
         let mut err = std::io::stderr().lock();
         let _ = write!(
             err,
-            "\r[{}{}] {}/{} {}{}  {:.0}s left   ",
+            "\r[{}{}] {}/{} {}{}  {}   ",
             "#".repeat(filled),
             ".".repeat(width - filled),
-            s.0,
+            done,
             self.total,
             self.label,
             loss,
-            eta
+            tail
         );
         let _ = err.flush();
     }
 
-    /// Ends the bar's line.
+    /// Ends the phase. Unless a stop was requested, the bar (or the log, when it wrote a line)
+    /// ends at 100%: a phase that ends early (Levenberg-Marquardt converged, a rate checker
+    /// stopped a network) has still done its work.
     pub fn finish(&self) {
-        if self.enabled {
-            eprintln!();
+        if self.mode == Mode::Off {
+            return;
+        }
+        let Ok(mut s) = self.state.lock() else { return };
+        let stopped = crate::interrupt::requested();
+        if !stopped {
+            s.done = self.total;
+        }
+        match self.mode {
+            Mode::Bar => {
+                self.draw(&s);
+                eprintln!();
+            }
+            Mode::Log(_) if s.lines > 0 => {
+                let elapsed = s.start.elapsed().as_secs_f64();
+                if stopped {
+                    eprintln!(
+                        "{}: stopped at {}/{} after {}",
+                        self.label,
+                        s.done.min(self.total),
+                        self.total,
+                        human_time(elapsed)
+                    );
+                } else {
+                    eprintln!("{}: done in {}", self.label, human_time(elapsed));
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -155,6 +304,24 @@ mod tests {
         p.tick(4, Some(0.5));
         p.tick(1, None);
         assert_eq!(own.get(), (5, 10, "epochs".to_string()));
-        assert!(!p.enabled);
+        assert_eq!(p.mode, Mode::Off);
+    }
+
+    #[test]
+    fn log_lines_say_the_phase_the_count_and_the_time_left() {
+        assert_eq!(
+            log_line("rules (round 2 of 5)", 120, 300, 100.0, None),
+            "rules (round 2 of 5): 120/300 (40%), 1 min 40 s elapsed, about 2 min 30 s left"
+        );
+        assert_eq!(
+            log_line("epochs", 0, 10, 3.4, Some(0.5)),
+            "epochs: 0/10 (0%), loss 5.000e-1, 3 s elapsed"
+        );
+        assert_eq!(
+            log_line("epochs", 10, 10, 7300.0, None),
+            "epochs: 10/10 (100%), 2 h 01 min elapsed"
+        );
+        assert_eq!(human_time(59.4), "59 s");
+        assert_eq!(human_time(3599.0), "59 min 59 s");
     }
 }
