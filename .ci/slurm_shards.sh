@@ -192,8 +192,9 @@ sinfo
 # (64 E + 16 I, 1000 inputs), 24 rules (6 per task), its 10 s of learning kept so that a rule
 # that is not stopped early takes a few seconds (a task can be cancelled between two) and 0.5 s
 # of scoring. Each replacement must find its text.
+n_rules=24
 cfg_text=$(cat "$repo/experiments/rule_filter_small.yaml")
-for r in "rules: 64=rules: 24" "n_exc: 512=n_exc: 64" "n_inh: 128=n_inh: 16" \
+for r in "rules: 64=rules: $n_rules" "n_exc: 512=n_exc: 64" "n_inh: 128=n_inh: 16" \
   "inputs: 5000=inputs: 1000" "input_p: 0.05=input_p: 0.25" "score_s: 5=score_s: 0.5"; do
   from=${r%%=*} to=${r#*=}
   grep -qF -- "$from" <<<"$cfg_text" || die "experiments/rule_filter_small.yaml has no '$from': update $0"
@@ -201,7 +202,6 @@ for r in "rules: 64=rules: 24" "n_exc: 512=n_exc: 64" "n_inh: 128=n_inh: 16" \
 done
 CONFIG=$work/rule_filter_slurm.yaml
 printf '%s\n' "$cfg_text" >"$CONFIG"
-n_rules=24
 
 single=$work/single
 t0=$(date +%s)
@@ -285,24 +285,23 @@ say "merged $RUN_DIR; against the single-process run:"
 same_as_single "$RUN_DIR"
 
 # --- array 2: one task cancelled mid-way, submitted again --------------------------------------
-# The task cancelled: the one whose rules simulate the most network time in the single run
-# (rule k is shard k mod N's), so the most time is left after its first record.
+# The task cancelled: the one whose rules after its first simulate the most network time in the
+# single run (rule k is shard k mod N's, done in order): the most time is left for scancel.
 read -r K share_s < <(python3 - "$single/records/shard-0-of-1.jsonl" "$SHARDS" <<'PY'
 import json, sys
 n = int(sys.argv[2])
-tot = [0.0] * n
-for line in open(sys.argv[1]):
-    v = json.loads(line)["value"]
-    tot[v["index"] % n] += v["metrics"]["simulated_s"]
-k = max(range(n), key=lambda i: tot[i])
-print(k, round(tot[k], 1))
+rules = sorted((v["index"], v["metrics"]["simulated_s"])
+               for v in (json.loads(line)["value"] for line in open(sys.argv[1])))
+after_first = [sum(s for i, s in rules if i % n == k and i >= n) for k in range(n)]
+k = max(range(n), key=lambda k: after_first[k])
+print(k, round(after_first[k], 1))
 PY
 ) || die "could not read $single/records"
 per_task=$((n_rules / SHARDS))
 export RUN_DIR=$work/array2
 submit array2 --array=0-$((SHARDS - 1))
 jid2=$jid
-say "array 2: job $jid2, tasks 0-$((SHARDS - 1)); task $K (its $per_task rules simulate $share_s s) is to be cancelled after its first record"
+say "array 2: job $jid2, tasks 0-$((SHARDS - 1)); task $K (of $per_task rules) is to be cancelled after its first record (its other rules simulate $share_s s)"
 t0=$(date +%s)
 while [ "$(records "$RUN_DIR" "$K")" -lt 1 ]; do
   kill -0 "$bg_sbatch" 2>/dev/null || die "array 2 ended before task $K wrote a record"
@@ -327,8 +326,9 @@ for ((k = 0; k < SHARDS; k++)); do
   echo "  shard $k/$SHARDS: $(records "$RUN_DIR" "$k") records, status $(status "$RUN_DIR" "$k")"
 done
 [ "$st" = interrupted ] || die "shard $K's meta says '$st', not interrupted"
-[ "$kept" -ge 1 ] && [ "$kept" -lt "$per_task" ] \
-  || die "shard $K kept $kept of $per_task records: the cancel did not land mid-way"
+if [ "$kept" -lt 1 ] || [ "$kept" -ge "$per_task" ]; then
+  die "shard $K kept $kept of $per_task records: the cancel did not land mid-way"
+fi
 for ((k = 0; k < SHARDS; k++)); do
   [ "$k" = "$K" ] || [ "$(status "$RUN_DIR" "$k")" = ok ] || die "shard $k did not end ok"
 done
