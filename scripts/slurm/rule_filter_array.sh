@@ -11,6 +11,12 @@
 # (requeue-safe). SIGTERM (scancel, preemption, or --signal before the time limit) stops it at
 # the next rule boundary with status `interrupted` in RUN_DIR/shards/shard-i-of-N.meta.json.
 #
+# To run some tasks again as the same shards (tasks 2 and 5 of 16 were lost), give the shard
+# count: `SHARDS=16 sbatch --array=2,5 ...`. Without SHARDS, `--shard auto` takes N from the
+# array itself, which is right only for --array=0-(N-1): `--array=2` alone would be shard 0/1
+# (one task doing every missing rule of the round), and in `--array=2,5` task 2 would be shard
+# 0/2 and task 5 refused (3/2).
+#
 #SBATCH --job-name=synplast-rules
 #SBATCH --cpus-per-task=1
 # Peak resident memory of one shard of the 512 E + 128 I network was about 60 MB here; the
@@ -27,4 +33,8 @@ set -euo pipefail
 : "${CONFIG:?set CONFIG to the experiment file}"
 : "${RUN_DIR:?set RUN_DIR to the run directory the shards share}"
 SYNPLAST=${SYNPLAST:-synplast}
-exec "$SYNPLAST" run "$CONFIG" --out "$RUN_DIR" --shard auto --threads 1 --quiet
+shard=auto
+if [ -n "${SHARDS:-}" ]; then
+  shard="${SLURM_ARRAY_TASK_ID:?SHARDS is set but this is not a job array task}/$SHARDS"
+fi
+exec "$SYNPLAST" run "$CONFIG" --out "$RUN_DIR" --shard "$shard" --threads 1 --quiet
