@@ -6,6 +6,7 @@
 //! synplast run --resume DIR [--quiet] [--threads N] [--progress-every S]
 //! synplast run EXPERIMENT.yaml --out DIR --shard I/N|auto [--quiet] [--threads N] [--progress-every S] [key.path=value ...]
 //! synplast merge DIR [--quiet]
+//! synplast show DIR
 //! synplast check EXPERIMENT.yaml [key.path=value ...]
 //! synplast list
 //! ```
@@ -25,6 +26,7 @@ const USAGE: &str = "usage:
   synplast run --resume DIR [--quiet] [--threads N] [--progress-every S]
   synplast run EXPERIMENT.yaml --out DIR --shard I/N|auto [--quiet] [--threads N] [--progress-every S] [key.path=value ...]
   synplast merge DIR [--quiet]
+  synplast show DIR
   synplast check EXPERIMENT.yaml [key.path=value ...]
   synplast list
   synplast --version";
@@ -35,6 +37,7 @@ pub fn main_with_args(args: &[String]) -> i32 {
         Some("run") => cmd_run(&args[1..]),
         Some("check") => cmd_check(&args[1..]),
         Some("merge") => cmd_merge(&args[1..]),
+        Some("show") => cmd_show(&args[1..]),
         Some("list") if args.len() == 1 => cmd_list(),
         Some("--version" | "-V") => {
             println!("synplast {}", env!("CARGO_PKG_VERSION"));
@@ -166,6 +169,160 @@ fn cmd_check(args: &[String]) -> i32 {
             2
         }
     }
+}
+
+/// `synplast show DIR`: what a run directory holds, from its files: the experiment, how the run
+/// ended and when, its summary (a finished run) or how far it got and how to continue.
+fn cmd_show(args: &[String]) -> i32 {
+    let [dir] = args else {
+        return usage_error("show needs one run directory");
+    };
+    match show(std::path::Path::new(dir)) {
+        Ok(text) => {
+            print!("{text}");
+            0
+        }
+        Err(e) => {
+            eprintln!("synplast show: {e}");
+            2
+        }
+    }
+}
+
+fn show(dir: &std::path::Path) -> Result<String, String> {
+    use std::fmt::Write;
+    let meta_path = dir.join("meta.json");
+    let bytes = std::fs::read(&meta_path).map_err(|e| {
+        format!(
+            "{}: {e} (not a run directory? `synplast run` writes meta.json there)",
+            meta_path.display()
+        )
+    })?;
+    let meta: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{}: not valid JSON: {e}", meta_path.display()))?;
+    let text = |k: &str| meta[k].as_str().unwrap_or("?").to_string();
+    let mut out = String::new();
+    let what = match kinds::load(&dir.join("config.yaml")) {
+        Ok(exp) => format!("{} `{}`", exp.kind(), exp.name()),
+        Err(_) => "an experiment whose config.yaml does not load".to_string(),
+    };
+    let took = meta["timings"]["total_seconds"]
+        .as_f64()
+        .map(|s| format!(", {}", crate::progress::human_time(s)))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{}: {what}, config {}\nstatus {} (started {}, ended {}{took}; synplast {}, commit {})",
+        dir.display(),
+        text("config_hash"),
+        text("status"),
+        text("started_utc"),
+        meta["ended_utc"].as_str().unwrap_or("-"),
+        text("synplast_version"),
+        meta["git_commit"].as_str().unwrap_or("unknown"),
+    );
+    let _ = writeln!(out, "command: {}", shell_words(&meta["command"]));
+    match meta["status"].as_str() {
+        Some("ok") => match meta["summary"].as_str() {
+            Some(sm) => {
+                let _ = writeln!(out, "{sm}");
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "(this run's summary was not recorded: it was made before `show` existed; its numbers are in metrics.json)"
+                );
+            }
+        },
+        Some(st) => {
+            if let Some(e) = meta["error"].as_str() {
+                let _ = writeln!(out, "error: {e}");
+            }
+            let done = saved_work(dir);
+            if !done.is_empty() {
+                let _ = writeln!(out, "kept: {done}");
+            }
+            if st != "running" {
+                let _ = writeln!(
+                    out,
+                    "continue it with: synplast run --resume {}",
+                    dir.display()
+                );
+            }
+        }
+        None => {}
+    }
+    if let Ok(rd) = std::fs::read_dir(dir.join("shards")) {
+        let mut metas: Vec<std::path::PathBuf> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.to_string_lossy().ends_with(".meta.json"))
+            .collect();
+        metas.sort();
+        for p in metas {
+            let m: serde_json::Value = std::fs::read(&p)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default();
+            let name = p
+                .file_name()
+                .map(|n| {
+                    n.to_string_lossy()
+                        .trim_end_matches(".meta.json")
+                        .to_string()
+                })
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {name}: {}",
+                m["status"].as_str().unwrap_or("unknown")
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// What an unfinished run has kept: records (lines of `records/*.jsonl`) and checkpoints
+/// (files under `checkpoints/`).
+fn saved_work(dir: &std::path::Path) -> String {
+    let mut parts = Vec::new();
+    let files = |sub: &str| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir.join(sub))
+            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default()
+    };
+    let lines: usize = files("records")
+        .iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .filter_map(|p| std::fs::read(p).ok())
+        .map(|b| b.iter().filter(|c| **c == b'\n').count())
+        .sum();
+    if lines > 0 {
+        parts.push(format!("{lines} records in records/"));
+    }
+    let ck = files("checkpoints").len();
+    if ck > 0 {
+        parts.push(format!("{ck} checkpoints in checkpoints/"));
+    }
+    parts.join(", ")
+}
+
+/// A recorded command line as one string (arguments with spaces quoted).
+fn shell_words(v: &serde_json::Value) -> String {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str())
+                .map(|x| {
+                    if x.is_empty() || x.contains(char::is_whitespace) {
+                        format!("'{x}'")
+                    } else {
+                        x.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
 }
 
 fn cmd_list() -> i32 {

@@ -102,6 +102,23 @@ fn small_oja_recovery_runs_end_to_end() {
     // metrics.json holds results only: no timings.
     let raw = std::fs::read_to_string(out.join("metrics.json")).unwrap();
     assert!(!raw.contains("seconds") && !raw.contains("utc"));
+    // `show` prints the summary the run printed, from the run directory.
+    let summary = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    let shown = run(&["show", out.to_str().unwrap()]);
+    assert!(shown.status.success(), "{}", text(&shown));
+    let shown = String::from_utf8_lossy(&shown.stdout).to_string();
+    assert!(shown.contains(&summary), "{shown}\nvs {summary}");
+    assert!(
+        shown.contains("fit_rate `small_oja`") && shown.contains("status ok"),
+        "{shown}"
+    );
+    let bad = run(&["show", d.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad).contains("not a run directory"), "{}", text(&bad));
 }
 
 #[test]

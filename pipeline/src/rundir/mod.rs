@@ -519,6 +519,7 @@ fn conclude(e: Ending<'_>) -> Outcome {
     let code = match &result {
         Ok(summary) => {
             meta["status"] = json!("ok");
+            meta["summary"] = json!(summary);
             meta.as_object_mut().map(|m| m.remove("error"));
             if !opts.embedded {
                 println!("{summary}");
