@@ -54,12 +54,35 @@ pub fn npy_bytes(shape: &[usize], data: &[f64]) -> Vec<u8> {
     out
 }
 
-/// A CSV table: a header row and rows of numbers (shortest round-trip formatting).
+/// A CSV table: a header row and rows of numbers, every column read back to the same `f64`s:
+/// integers in a column of whole numbers, shortest round-trip floats in any other.
 pub fn csv_bytes(header: &[&str], rows: &[Vec<f64>]) -> Vec<u8> {
+    let width = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+    // A column whose every value is a whole number (a count, an index, a 0/1 flag) is written
+    // as integers (`fly 1`, not `fly 1.0`); any other column as shortest round-trip floats.
+    let whole: Vec<bool> = (0..width)
+        .map(|j| {
+            rows.iter().all(|r| {
+                r.get(j).is_none_or(|v| {
+                    v.fract() == 0.0 && v.abs() < 9.0e15 && !(*v == 0.0 && v.is_sign_negative())
+                })
+            })
+        })
+        .collect();
     let mut s = header.join(",");
     s.push('\n');
     for r in rows {
-        let cells: Vec<String> = r.iter().map(|v| format_float(*v)).collect();
+        let cells: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(j, v)| {
+                if whole[j] {
+                    format!("{}", *v as i64)
+                } else {
+                    format_float(*v)
+                }
+            })
+            .collect();
         s.push_str(&cells.join(","));
         s.push('\n');
     }
@@ -80,6 +103,25 @@ pub fn format_float(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_columns_are_integers_and_the_others_round_trip() {
+        let rows = vec![
+            vec![1.0, 0.5, 0.0, f64::NAN, 3.0],
+            vec![18.0, 2.0, -0.0, 1.0, -4.0],
+        ];
+        let text = String::from_utf8(csv_bytes(&["fly", "x", "z", "n", "k"], &rows)).unwrap();
+        assert_eq!(text, "fly,x,z,n,k\n1,0.5,0.0,nan,3\n18,2.0,-0.0,1.0,-4\n");
+        for (line, row) in text.lines().skip(1).zip(&rows) {
+            for (cell, v) in line.split(',').zip(row) {
+                let back: f64 = cell.parse().unwrap();
+                assert!(
+                    back.to_bits() == v.to_bits() || back.is_nan() && v.is_nan(),
+                    "{cell}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn npy_header_is_aligned_and_parsable() {
