@@ -89,30 +89,43 @@ pub fn run(cfg: &SpikingConfig, dir: &RunDir) -> Result<String, RunError> {
         "threads": 1,
     });
     dir.put_json("timing.json", &timing)?;
-    let verdicts: Vec<String> = m
-        .pass
+    let ((deciding, lines), other) = crate::sim::fsbi::report::verdict_lines(m, f);
+    let table: Vec<String> = lines
         .iter()
-        .map(|(k, ok)| format!("{k} {}", if *ok { "pass" } else { "FAIL" }))
+        .map(|l| format!("  {}", crate::sim::fsbi::report::line_text(l)))
         .collect();
+    let other = other
+        .map(|(name, ls)| {
+            let failed: Vec<String> = ls
+                .iter()
+                .filter(|l| !l.pass)
+                .map(crate::sim::fsbi::report::line_text)
+                .collect();
+            if failed.is_empty() {
+                format!("\n{name}'s definitions: all {} pass", ls.len())
+            } else {
+                format!(
+                    "\n{name}'s definitions: {} of {} pass; failing: {}",
+                    ls.len() - failed.len(),
+                    ls.len(),
+                    failed.join("; ")
+                )
+            }
+        })
+        .unwrap_or_default();
     Ok(format!(
-        "{}: {} s simulated{}; E {:.2} Hz, I {:.2} Hz, CV ISI {:.3}, Fano spatial {:.3} temporal {:.3}, autocov {:.4}, saturation {:.4}, creep {:.4}, mean w [ee {:.4}, ei {:.4}, ie {:.4}, ii {:.4}]\nconstraints: {}\nplausible: {}\nwall time: {wall:.1} s ({:.3} s per simulated second, one thread)",
+        "{}: {} s simulated{}; E {:.2} Hz, I {:.2} Hz, mean w [ee {:.4}, ei {:.4}, ie {:.4}, ii {:.4}]\nplausibility ({deciding}'s definitions decide):\n{}\nplausible: {}{other}\nwall time: {wall:.1} s ({:.3} s per simulated second, one thread)",
         cfg.name,
         m.simulated_s,
         if m.aborted { " (stopped by the rate checker)" } else { "" },
         m.rate_exc,
         m.rate_inh,
-        m.cv_isi,
-        m.fano_spatial,
-        m.fano_temporal,
-        m.autocov,
-        m.saturation,
-        m.creep,
         m.mean_w[0],
         m.mean_w[1],
         m.mean_w[2],
         m.mean_w[3],
-        verdicts.join(", "),
-        m.plausible,
+        table.join("\n"),
+        if m.plausible { "yes" } else { "no" },
         wall / m.simulated_s.max(1e-12)
     ))
 }

@@ -27,6 +27,7 @@
 pub mod config;
 pub mod paper_metrics;
 pub mod plausibility;
+pub mod report;
 
 pub use config::*;
 pub use paper_metrics::{paper_metrics, PaperInput, PaperMetrics, Verdicts};
