@@ -22,10 +22,12 @@
 //! | `classifier.rs` | bagged decision trees (smartcore) and the threshold keeping 99% |
 //! | `rounds.rs` | planning a round: box prior, restricted prior or file |
 //! | `run.rs` | simulating and filtering the rules round by round; records, metrics, artifacts |
+//! | `drift.rs` | the mean-field drift check of the rules (`drift.csv`, `drift` per round) |
 
 pub mod candidate;
 pub mod classifier;
 pub mod config;
+pub mod drift;
 pub mod rounds;
 pub mod run;
 
