@@ -210,7 +210,7 @@ say "single-process run: $(($(date +%s) - t0)) s, $(wc -l <"$single/records/shar
 
 # The files a run writes besides records/ (and shards/ for a sharded one). meta.json differs by
 # design (command, times, shard or merge fields); every other one must be the same bytes.
-compared=(rules.csv accepted.csv params.npy metrics.npy accepted_params.npy metrics.json config.yaml)
+compared=(rules.csv accepted.csv params.npy metrics.npy accepted_params.npy metrics.json rounds.svg marginals.svg drift.csv config.yaml)
 expected_files=$(printf '%s\n' "${compared[@]}" meta.json | LC_ALL=C sort)
 top_files() { find "$1" -maxdepth 1 -type f -printf '%f\n' | LC_ALL=C sort; }
 [ "$(top_files "$single")" = "$expected_files" ] \

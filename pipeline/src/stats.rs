@@ -1,6 +1,6 @@
 //! Tests for comparisons across subjects: the exact sign test and the Wilcoxon signed-rank
 //! test of paired differences (for example held-out deviance with and without a term, one pair
-//! per fly).
+//! per fly); and Spearman's rank correlation.
 
 /// Exact two-sided sign test: the probability, under a fair coin, of a split of `n` as or more
 /// extreme than `k` successes (1 when `n = 0`).
@@ -114,9 +114,81 @@ pub fn wilcoxon_signed_rank(diffs: &[f64]) -> Wilcoxon {
     }
 }
 
+/// Ranks of `v` from 1, ties given the mean of the ranks they span.
+fn average_ranks(v: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..v.len()).collect();
+    order.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+    let mut ranks = vec![0.0; v.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i + 1;
+        while j < order.len() && v[order[j]] == v[order[i]] {
+            j += 1;
+        }
+        let r = (i + 1 + j) as f64 / 2.0;
+        for &k in &order[i..j] {
+            ranks[k] = r;
+        }
+        i = j;
+    }
+    ranks
+}
+
+/// Spearman's rank correlation of the pairs `(x[i], y[i])` in which both are finite: the
+/// Pearson correlation of their ranks, ties given mean ranks (as `scipy.stats.spearmanr`).
+/// NaN with fewer than 3 pairs or when either side is constant.
+pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
+    let (a, b): (Vec<f64>, Vec<f64>) = x
+        .iter()
+        .zip(y)
+        .filter(|(u, v)| u.is_finite() && v.is_finite())
+        .map(|(u, v)| (*u, *v))
+        .unzip();
+    if a.len() < 3 {
+        return f64::NAN;
+    }
+    let (ra, rb) = (average_ranks(&a), average_ranks(&b));
+    // Both rank vectors have the mean (n + 1) / 2.
+    let m = (a.len() + 1) as f64 / 2.0;
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (p, q) in ra.iter().zip(&rb) {
+        sab += (p - m) * (q - m);
+        saa += (p - m) * (p - m);
+        sbb += (q - m) * (q - m);
+    }
+    if saa == 0.0 || sbb == 0.0 {
+        return f64::NAN;
+    }
+    sab / (saa * sbb).sqrt()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spearman_ranks_ties_and_degenerate_cases() {
+        // Any increasing map of x gives 1, a decreasing one -1.
+        let x = [0.3, -1.0, 2.5, 7.0, 0.0];
+        let cube: Vec<f64> = x.iter().map(|v| v * v * v).collect();
+        assert_eq!(spearman(&x, &cube), 1.0);
+        let neg: Vec<f64> = x.iter().map(|v| -v.exp()).collect();
+        assert_eq!(spearman(&x, &neg), -1.0);
+        // By hand: ranks of x [1, 2, 3, 4], of y with a tie [1, 2.5, 2.5, 4]; centred
+        // [-1.5, -0.5, 0.5, 1.5] and [-1.5, 0, 0, 1.5]: 4.5 / sqrt(5 x 4.5) = 0.948683...
+        // (scipy.stats.spearmanr gives 0.9486832980505138).
+        let r = spearman(&[1.0, 2.0, 3.0, 4.0], &[10.0, 20.0, 20.0, 40.0]);
+        assert!((r - 0.948_683_298_050_513_8).abs() < 1e-15, "{r}");
+        assert_eq!(average_ranks(&[5.0, 1.0, 5.0, 5.0]), [3.0, 1.0, 3.0, 3.0]);
+        // Pairs with a non-finite side are dropped; too few or constant give NaN.
+        let r2 = spearman(
+            &[1.0, 2.0, f64::NAN, 3.0, 4.0],
+            &[10.0, 20.0, 1.0, 20.0, 40.0],
+        );
+        assert_eq!(r2, r);
+        assert!(spearman(&[1.0, 2.0], &[1.0, 2.0]).is_nan());
+        assert!(spearman(&[1.0, 2.0, 3.0], &[4.0, 4.0, 4.0]).is_nan());
+    }
 
     #[test]
     fn sign_test_matches_binomial_tails() {

@@ -49,7 +49,15 @@ fn rule_filter_repeats_and_resumes_without_resimulating() {
     let cfg = d.join("rf.yaml");
     std::fs::write(&cfg, small_config()).unwrap();
     let m = run_twice_same_bytes(&cfg, &d);
-    for f in ["rules.csv", "params.npy", "metrics.npy", "accepted.csv"] {
+    for f in [
+        "rules.csv",
+        "params.npy",
+        "metrics.npy",
+        "accepted.csv",
+        "drift.csv",
+        "rounds.svg",
+        "marginals.svg",
+    ] {
         assert_eq!(
             std::fs::read(d.join("a").join(f)).unwrap(),
             std::fs::read(d.join("b").join(f)).unwrap(),
@@ -57,6 +65,14 @@ fn rule_filter_repeats_and_resumes_without_resimulating() {
         );
     }
     assert_eq!(m["rules"], 6);
+    // The round's drift check, and a row of drift.csv per plastic type (all four here) of
+    // every rule the rate checker did not stop.
+    let running = m["rounds"][0]["drift"]["not_aborted"]["rules"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(running, 6 - m["aborted_by_rate_checker"].as_u64().unwrap());
+    let drift = std::fs::read_to_string(d.join("a").join("drift.csv")).unwrap();
+    assert_eq!(drift.lines().count() as u64, 1 + 4 * running);
     let log = std::fs::read_to_string(d.join("a").join(LOG)).unwrap();
     assert_eq!(log.lines().count(), 6, "one line per rule");
 
@@ -72,7 +88,15 @@ fn rule_filter_repeats_and_resumes_without_resimulating() {
     std::fs::remove_file(r.join("metrics.json")).unwrap();
     interrupted(&r);
     resume(&r);
-    for f in ["metrics.json", "rules.csv", "params.npy", "metrics.npy"] {
+    for f in [
+        "metrics.json",
+        "rules.csv",
+        "params.npy",
+        "metrics.npy",
+        "drift.csv",
+        "rounds.svg",
+        "marginals.svg",
+    ] {
         assert_eq!(
             std::fs::read(d.join("a").join(f)).unwrap(),
             std::fs::read(r.join(f)).unwrap(),
@@ -145,7 +169,15 @@ fn rule_filter_gives_the_same_bytes_on_one_and_two_threads() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    for f in ["metrics.json", "rules.csv", "params.npy", "accepted.csv"] {
+    for f in [
+        "metrics.json",
+        "rules.csv",
+        "params.npy",
+        "accepted.csv",
+        "drift.csv",
+        "rounds.svg",
+        "marginals.svg",
+    ] {
         let one = std::fs::read(d.join("one").join(f)).unwrap();
         assert_eq!(one, std::fs::read(d.join("two").join(f)).unwrap(), "{f}");
         assert_eq!(one, std::fs::read(d.join("three").join(f)).unwrap(), "{f}");

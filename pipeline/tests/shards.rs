@@ -14,13 +14,16 @@ fn config() -> String {
     tiny_rule_filter("rounds: [{rules: 6, require: [rate]}, {rules: 4, require: [rate, rate_i]}]")
 }
 
-const OUTPUTS: [&str; 6] = [
+const OUTPUTS: [&str; 9] = [
     "metrics.json",
     "rules.csv",
     "accepted.csv",
     "params.npy",
     "metrics.npy",
     "accepted_params.npy",
+    "rounds.svg",
+    "marginals.svg",
+    "drift.csv",
 ];
 
 fn run(args: &[&str]) -> std::process::Output {

@@ -1,6 +1,8 @@
-//! Minimal SVG plots: line charts and heat maps, written as plain text (no dependency).
+//! Minimal SVG plots: line charts and heat maps, written as plain text (no dependency);
+//! `panels` has the layout and pieces for figures of several panels (small multiples).
 
 pub mod intervals;
+pub mod panels;
 pub mod ticks;
 
 use std::fmt::Write;

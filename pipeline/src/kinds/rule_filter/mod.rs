@@ -22,10 +22,14 @@
 //! | `classifier.rs` | bagged decision trees (smartcore) and the threshold keeping 99% |
 //! | `rounds.rs` | planning a round: box prior, restricted prior or file |
 //! | `run.rs` | simulating and filtering the rules round by round; records, metrics, artifacts |
+//! | `drift.rs` | the mean-field drift check of the rules (`drift.csv`, `drift` per round) |
+//! | `report.rs` | `rounds.svg`, `marginals.svg`; writes them and the drift check |
 
 pub mod candidate;
 pub mod classifier;
 pub mod config;
+pub mod drift;
+pub mod report;
 pub mod rounds;
 pub mod run;
 

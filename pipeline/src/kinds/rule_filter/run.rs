@@ -287,7 +287,7 @@ fn write_outputs(
     dir: &RunDir,
     rounds: &[RoundConfig],
     all: &[RuleRecord],
-    summaries: Vec<serde_json::Value>,
+    mut summaries: Vec<serde_json::Value>,
 ) -> Result<String, RunError> {
     let seed = cfg.seed.unwrap_or(0);
     let last_require = rounds.last().and_then(|r| r.require.clone());
@@ -363,6 +363,8 @@ fn write_outputs(
         .filter(|r| r.metrics["aborted"].as_bool() == Some(true))
         .count();
     let plausible: Vec<&RuleRecord> = all.iter().filter(|r| meets(&r.metrics, None)).collect();
+    // rounds.svg, marginals.svg, drift.csv; the drift check into each round's summary.
+    super::report::write(cfg, dir, all, &acc, &mut summaries)?;
     let metrics = json!({
         "experiment": cfg.name,
         "kind": "rule_filter",
