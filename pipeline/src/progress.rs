@@ -37,18 +37,24 @@ pub fn human_time(s: f64) -> String {
     }
 }
 
+/// Seconds left when `worked` units (done in this process) took `elapsed` and `left` remain.
+fn time_left(elapsed: f64, worked: usize, left: usize) -> Option<f64> {
+    (worked > 0).then(|| elapsed * left as f64 / worked as f64)
+}
+
 /// One progress line of the log mode: `rules (round 2 of 5): 120/300 (40%), 1 min 40 s
-/// elapsed, about 2 min 30 s left`.
-fn log_line(label: &str, done: usize, total: usize, elapsed: f64, loss: Option<f64>) -> String {
+/// elapsed, about 2 min 30 s left` (`skipped` of the `done` units were done before).
+fn log_line(
+    label: &str,
+    (done, skipped, total): (usize, usize, usize),
+    elapsed: f64,
+    loss: Option<f64>,
+) -> String {
     let pct = 100.0 * done as f64 / total.max(1) as f64;
     let loss = loss.map(|l| format!(", loss {l:.3e}")).unwrap_or_default();
-    let left = if done > 0 && done < total {
-        format!(
-            ", about {} left",
-            human_time(elapsed * (total - done) as f64 / done as f64)
-        )
-    } else {
-        String::new()
+    let left = match time_left(elapsed, done - skipped.min(done), total - done.min(total)) {
+        Some(t) if done < total => format!(", about {} left", human_time(t)),
+        _ => String::new(),
     };
     format!(
         "{label}: {done}/{total} ({pct:.0}%){loss}, {} elapsed{left}",
@@ -127,6 +133,9 @@ pub struct Progress {
 
 struct State {
     done: usize,
+    /// Units among `done` that were already done before (read back on `--resume`): they
+    /// took no time, so the time left is estimated from the others.
+    skipped: usize,
     start: Instant,
     loss: Option<f64>,
     /// When the last log line was written (the start before the first).
@@ -140,6 +149,7 @@ impl State {
         let now = Instant::now();
         Self {
             done: 0,
+            skipped: 0,
             start: now,
             loss: None,
             logged: now,
@@ -186,6 +196,15 @@ impl Progress {
         }
     }
 
+    /// Records `n` units that were already done (read back on `--resume`): they count
+    /// towards the total but not towards the time left.
+    pub fn skip(&self, n: usize) {
+        if let Ok(mut s) = self.state.lock() {
+            s.skipped += n;
+        }
+        self.tick(n, None);
+    }
+
     /// Records `n` more units done, with the latest loss if known.
     pub fn tick(&self, n: usize, loss: Option<f64>) {
         if let Some(o) = &self.observer {
@@ -206,8 +225,7 @@ impl Progress {
                     "{}",
                     log_line(
                         &self.label,
-                        s.done.min(self.total),
-                        self.total,
+                        (s.done.min(self.total), s.skipped, self.total),
                         s.start.elapsed().as_secs_f64(),
                         s.loss
                     )
@@ -227,13 +245,10 @@ impl Progress {
         let elapsed = s.start.elapsed().as_secs_f64();
         let tail = if done >= self.total {
             format!("done in {}", human_time(elapsed))
-        } else if done > 0 {
-            format!(
-                "{} left",
-                human_time(elapsed * (self.total - done) as f64 / done as f64)
-            )
         } else {
-            String::new()
+            time_left(elapsed, done - s.skipped.min(done), self.total - done)
+                .map(|t| format!("{} left", human_time(t)))
+                .unwrap_or_default()
         };
         let loss = s
             .loss
@@ -310,16 +325,21 @@ mod tests {
     #[test]
     fn log_lines_say_the_phase_the_count_and_the_time_left() {
         assert_eq!(
-            log_line("rules (round 2 of 5)", 120, 300, 100.0, None),
+            log_line("rules (round 2 of 5)", (120, 0, 300), 100.0, None),
             "rules (round 2 of 5): 120/300 (40%), 1 min 40 s elapsed, about 2 min 30 s left"
         );
         assert_eq!(
-            log_line("epochs", 0, 10, 3.4, Some(0.5)),
+            log_line("epochs", (0, 0, 10), 3.4, Some(0.5)),
             "epochs: 0/10 (0%), loss 5.000e-1, 3 s elapsed"
         );
         assert_eq!(
-            log_line("epochs", 10, 10, 7300.0, None),
+            log_line("epochs", (10, 0, 10), 7300.0, None),
             "epochs: 10/10 (100%), 2 h 01 min elapsed"
+        );
+        // Resumed: 100 rules read back, 20 simulated in 40 s, 180 left: 6 min.
+        assert_eq!(
+            log_line("rules", (120, 100, 300), 40.0, None),
+            "rules: 120/300 (40%), 40 s elapsed, about 6 min 0 s left"
         );
         assert_eq!(human_time(59.4), "59 s");
         assert_eq!(human_time(3599.0), "59 min 59 s");

@@ -60,7 +60,7 @@ pub fn simulate_round(
     let network = cfg.effective_network();
     let results: Vec<Result<Option<RuleRecord>, RunError>> = parallel::map(indices, |&k| {
         if let Some(rec) = done.get(&k) {
-            progress.tick(1, None);
+            progress.skip(1);
             return Ok(Some(rec.clone()));
         }
         if crate::interrupt::requested() {
