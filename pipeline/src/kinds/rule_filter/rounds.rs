@@ -192,10 +192,11 @@ fn restricted(
     let (train_x, train_y) = pick(false);
     let (test_x, test_y) = pick(true);
     // The restriction: trees trained on every earlier rule, and the threshold that keeps at
-    // least 1 - false_negatives of the earlier rules that met the constraints, on their own
-    // (in-sample) scores, as sbi's restriction estimator sets it. The report: the same
-    // training on four fifths of the earlier rules, scored on the fifth held out, with its
-    // own in-sample threshold (an estimate of how many good rules the restriction loses).
+    // least 1 - false_negatives of the earlier rules that met the constraints, on their
+    // out-of-bag scores (each by the trees that did not see it, as a new rule is scored), as
+    // sbi's restriction estimator sets it. The report: the same training on four fifths of
+    // the earlier rules, scored on the fifth held out, with its own out-of-bag threshold (an
+    // estimate of how many good rules the restriction loses).
     let trees = k.trees.0 as usize;
     let depth = k.max_depth.0.min(u32::from(u16::MAX)) as u16;
     let stream = |what: &str| {
@@ -211,11 +212,11 @@ fn restricted(
             return Ok(None);
         };
         let pos: Vec<f64> = forest
-            .score(xs)?
+            .oob_scores(xs)?
             .into_iter()
             .zip(ys)
             .filter(|(_, y)| **y)
-            .map(|(s, _)| s)
+            .filter_map(|(s, _)| s)
             .collect();
         let tau = classifier::threshold(&pos, k.false_negatives.0);
         let kept = pos.iter().filter(|s| **s >= tau).count() as f64 / pos.len().max(1) as f64;
