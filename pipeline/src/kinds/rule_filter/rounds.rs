@@ -301,7 +301,14 @@ fn restricted(
             held_out_false_negative_rate,
             acceptance_rate: n as f64 / tried.max(1) as f64,
         }),
-        unrestricted_because: None,
+        // A threshold of 0 accepts every draw: some earlier positive got no out-of-bag vote,
+        // so keeping 99% of them keeps the whole box.
+        unrestricted_because: (tau <= 0.0).then(|| {
+            format!(
+                "the threshold that keeps {:.0}% of the {positives} earlier rules meeting the constraints of round {target} is 0 on out-of-bag scores (the trees cannot tell some of them from the others out of sample): every draw is accepted, the prior is not restricted",
+                100.0 * (1.0 - k.false_negatives.0)
+            )
+        }),
     }))
 }
 
