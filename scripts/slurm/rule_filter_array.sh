@@ -19,8 +19,9 @@
 #
 #SBATCH --job-name=synplast-rules
 #SBATCH --cpus-per-task=1
-# Peak resident memory of one shard of the 512 E + 128 I network was about 60 MB here; the
-# full 4096 E + 1024 I network needs about 1 GB (docs/pipeline.md#shards).
+# Peak resident memory of one shard of the 512 E + 128 I network was about 60 MB here, of the
+# full 4096 E + 1024 I network (rule_families_cluster.yaml) 190 MB (docs/pipeline.md#shards);
+# 256M leaves room for the small network, ask for 512M for the full one.
 #SBATCH --mem=256M
 #SBATCH --time=04:00:00
 # SIGTERM to the batch shell 120 s before the time limit; `exec` below makes synplast that

@@ -387,10 +387,6 @@ fn write_outputs(
         "rounds": summaries,
     });
     dir.put_json("metrics.json", &metrics)?;
-    let met: Vec<String> = verdicts
-        .iter()
-        .map(|c| format!("{c} {}", passes[*c]))
-        .collect();
     let per_round = if rounds.len() > 1 {
         let fr: Vec<String> = summaries_fraction(&metrics["rounds"]);
         format!("; plausible fraction per round: {}", fr.join(", "))
@@ -398,15 +394,50 @@ fn write_outputs(
         String::new()
     };
     Ok(format!(
-        "{}: {} rules simulated, {} accepted, {} plausible, {} stopped by the rate checker{per_round}; constraints met (of {}): {}",
+        "{}: {} rules simulated, {} accepted, {} plausible, {} stopped by the rate checker{per_round}\nwhy rules failed ({}'s definitions; a rule the rate checker stopped fails every constraint):\n{}",
         cfg.name,
         all.len(),
         acc.len(),
         plausible.len(),
         aborted,
-        all.len(),
-        met.join(", ")
+        definition(cfg),
+        failure_table(&verdicts, all)
     ))
+}
+
+/// Per constraint: the rules meeting it, failing it, and failing only it (the constraint that
+/// alone kept them from being plausible), as an aligned table.
+fn failure_table(verdicts: &[&str], all: &[RuleRecord]) -> String {
+    let passes: Vec<std::collections::HashMap<String, bool>> = all
+        .iter()
+        .map(|r| {
+            r.metrics["pass"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|p| Some((p[0].as_str()?.to_string(), p[1] == true)))
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+        .collect();
+    let width = verdicts.iter().map(|v| v.len()).max().unwrap_or(0).max(10);
+    let mut out = vec![format!(
+        "  {:<width$} {:>7} {:>7} {:>12}",
+        "constraint", "met", "failed", "only failure"
+    )];
+    for c in verdicts {
+        let met = passes.iter().filter(|p| p.get(*c) == Some(&true)).count();
+        let only = passes
+            .iter()
+            .filter(|p| p.get(*c) == Some(&false) && p.values().filter(|v| !**v).count() == 1)
+            .count();
+        out.push(format!(
+            "  {c:<width$} {met:>7} {:>7} {only:>12}",
+            all.len() - met
+        ));
+    }
+    out.join("\n")
 }
 
 /// The definition whose verdicts decide (`paper` or `synplast`).

@@ -125,16 +125,13 @@ fn paper_lines(
         .collect()
 }
 
+/// One definition's name (`paper` or `synplast`) and its verdict lines.
+pub type Definitions = (&'static str, Vec<VerdictLine>);
+
 /// The verdicts of `m` (simulated in `f`) with their values and limits: the deciding
 /// definition's (in the order of `m.pass`), then the other definition's when it was computed
 /// (`None` otherwise), with the name of each definition.
-pub fn verdict_lines(
-    m: &Plausibility,
-    f: &FsbiConfig,
-) -> (
-    (&'static str, Vec<VerdictLine>),
-    Option<(&'static str, Vec<VerdictLine>)>,
-) {
+pub fn verdict_lines(m: &Plausibility, f: &FsbiConfig) -> (Definitions, Option<Definitions>) {
     let empty = PaperConstraints::default();
     let pc = f.plausibility.as_ref();
     let paper_c = pc.map_or(&empty, |p| &p.paper);
