@@ -86,6 +86,16 @@ impl RoundView {
                 "file {cut}{}",
                 if cut.len() < name.len() { "…" } else { "" }
             )
+        } else if source == "restricted prior" {
+            // How much of the box the restriction let through.
+            let rate = num(&c["acceptance_rate"]);
+            if s["unrestricted_because"].is_string() {
+                "prior, not restricted".to_string()
+            } else if rate.is_finite() {
+                format!("restricted ({}%)", fixed(100.0 * rate, 0))
+            } else {
+                source.to_string()
+            }
         } else {
             source.to_string()
         };
@@ -578,7 +588,8 @@ mod tests {
                    "rules": 40, "accepted": 30, "accepted_fraction": 0.75, "plausible": 2,
                    "plausible_fraction": 0.05, "unique_plausible": 2,
                    "classifier": {"constraints_of_round": 0, "held_out_accuracy": 0.912,
-                                  "held_out_false_negative_rate": null}}),
+                                  "held_out_false_negative_rate": null,
+                                  "acceptance_rate": 0.4}}),
             json!({"round": 2, "source": "prior", "require": [], "rules": 40,
                    "unrestricted_because": "nothing to learn"}),
             json!({"round": 3, "source": "file /some/where/posterior_samples_long_name.npy",
@@ -592,7 +603,7 @@ mod tests {
             "round 3",
             ">box prior<",
             "— (box prior)",
-            "restricted prior",
+            "restricted (40%)",
             "round 0's",
             "0.912",
             "box prior (unrestricted)",
