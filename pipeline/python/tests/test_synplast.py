@@ -369,6 +369,32 @@ def test_fsbi_simulate_reproduces_a_rule_filter_run(tmp_path):
     np.testing.assert_array_equal(plausible, m[:, synplast.fsbi.METRICS.index("paper_plausible")])
 
 
+def test_rule_filter_runs_candidates_written_by_numpy(tmp_path):
+    # Posterior samples from elsewhere (here: numpy draws saved with np.save, float32) as a
+    # round's candidates; params.npy and metrics.npy come back row for row, and each row's
+    # metrics are those fsbi.simulate gives the same parameters under the same seed.
+    os.chdir(ROOT)
+    cand = prior_draws(3, seed=4).astype(np.float32)
+    np.save(tmp_path / "samples.npy", cand)
+    text = (ROOT / "experiments" / "rule_filter_small.yaml").read_text()
+    assert "rules: 64\n" in text
+    text = text.replace(
+        "rules: 64\n",
+        f"rounds:\n  - candidates: {{file: {tmp_path / 'samples.npy'}}}\n    require: [rate, rate_i]\n")
+    (tmp_path / "c.yaml").write_text(text)
+    ov = [f"network.{k}={v}" for k, v in SMALL_NET.items()]
+    r = synplast.run(str(tmp_path / "c.yaml"), out=tmp_path / "rf", overrides=ov)
+    assert r.status == "ok"
+    params = np.load(tmp_path / "rf" / "params.npy")
+    metrics = np.load(tmp_path / "rf" / "metrics.npy")
+    assert params.dtype == np.float64 and params.shape == (3, 24)
+    np.testing.assert_array_equal(params, cand.astype(np.float64))
+    names = json.loads((tmp_path / "rf" / "metrics.json").read_text())["metric_names"]
+    assert names == list(synplast.fsbi.METRICS) and metrics.shape == (3, len(names))
+    again = synplast.fsbi.simulate(params, seed=r.metrics["seed"], threads=1, **SMALL_NET)
+    np.testing.assert_array_equal(metrics, again)
+
+
 def test_fsbi_simulate_bad_input_raises_with_the_message():
     params = prior_draws(1, seed=2)
     cases = [
