@@ -1,6 +1,7 @@
 //! Points with interval bars per category (for example a fitted coefficient per fly with its
 //! 95% interval, two series side by side), around a dashed zero line.
 
+use super::panels::esc;
 use super::ticks::{nice_ticks, tick_labels, LINEAR_TICKS};
 use std::fmt::Write;
 
@@ -22,12 +23,6 @@ pub struct IntervalSeries {
     pub offset: f64,
     /// `(value, interval)` per category.
     pub points: Vec<(f64, Option<(f64, f64)>)>,
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 /// The chart. The y axis runs between round ticks covering every point, zero, and the intervals

@@ -5,6 +5,7 @@ pub mod intervals;
 pub mod panels;
 pub mod ticks;
 
+use panels::esc;
 use std::fmt::Write;
 pub use ticks::{log_tick_label, log_ticks, nice_ticks, tick_labels};
 use ticks::{value_labels, LINEAR_TICKS, LOG_TICKS};
@@ -26,12 +27,6 @@ pub struct Series {
     pub color: String,
     /// Line width.
     pub width: f64,
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 /// A line chart; `log_y` plots `log10(y)` (non-positive values are skipped). The axes run
