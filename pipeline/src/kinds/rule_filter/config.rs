@@ -152,6 +152,15 @@ impl RuleFilterConfig {
         fsbi::verdict_names(&self.effective_network(), self.plastic())
     }
 
+    /// The definition whose verdicts decide `pass` and `plausible` (the paper's unless the
+    /// config asks for synplast's).
+    pub fn definition(&self) -> fsbi::Definition {
+        match &self.effective_network().plausibility {
+            Some(pc) => pc.definition,
+            None => fsbi::Definition::Synplast,
+        }
+    }
+
     /// The network as simulated: `network` with [`fill_network_defaults`] (the same as
     /// `network` in a resolved config).
     pub fn effective_network(&self) -> FsbiConfig {

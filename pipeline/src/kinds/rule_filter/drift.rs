@@ -189,8 +189,8 @@ pub fn round_drift(
 ) -> Value {
     // The creep bound of the deciding definition: the paper's `w_creep`, or synplast's.
     let network = cfg.effective_network();
-    let bound = match &network.plausibility {
-        Some(pc) if pc.definition == crate::sim::fsbi::Definition::Paper => pc.paper.w_creep[1].0,
+    let bound = match (cfg.definition(), &network.plausibility) {
+        (crate::sim::fsbi::Definition::Paper, Some(pc)) => pc.paper.w_creep[1].0,
         _ => network.constraints.creep_max.0,
     };
     let pick = |keep: &dyn Fn(&RuleRecord) -> bool| -> Vec<&RuleDrift> {

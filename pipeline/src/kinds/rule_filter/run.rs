@@ -308,12 +308,14 @@ fn write_outputs(
     header.extend(metric_keys.iter().map(|s| s.to_string()));
     header.extend(["aborted", "accepted", "plausible"].map(String::from));
     let b = |v: bool| f64::from(u8::from(v));
+    // Each rule's metrics as the numbers of METRIC_NAMES, read once.
+    let values: Vec<Vec<f64>> = all.iter().map(|r| metric_values_json(&r.metrics)).collect();
     let rows: Vec<Vec<f64>> = all
         .iter()
-        .map(|r| {
+        .zip(&values)
+        .map(|(r, values)| {
             let mut row = vec![f64::from(r.index), f64::from(r.round)];
             row.extend(&r.params);
-            let values = metric_values_json(&r.metrics);
             row.extend(metric_cols.iter().map(|&c| values[c]));
             row.push(b(r.metrics["aborted"].as_bool() == Some(true)));
             row.push(b(r.accepted));
@@ -333,10 +335,7 @@ fn write_outputs(
     dir.put("accepted.csv", &csv_bytes(&header_ref, &acc_rows))?;
     let params: Vec<f64> = all.iter().flat_map(|r| r.params.clone()).collect();
     dir.put("params.npy", &npy_bytes(&[all.len(), 24], &params))?;
-    let metrics_rows: Vec<f64> = all
-        .iter()
-        .flat_map(|r| metric_values_json(&r.metrics))
-        .collect();
+    let metrics_rows: Vec<f64> = values.iter().flatten().copied().collect();
     dir.put(
         "metrics.npy",
         &npy_bytes(&[all.len(), METRIC_NAMES.len()], &metrics_rows),
@@ -344,20 +343,17 @@ fn write_outputs(
     let accp: Vec<f64> = acc.iter().flat_map(|r| r.params.clone()).collect();
     dir.put("accepted_params.npy", &npy_bytes(&[acc.len(), 24], &accp))?;
     let verdicts = cfg.verdict_names();
+    let table = FailureTable::new(&verdicts, all);
     let passes: serde_json::Map<String, serde_json::Value> = verdicts
         .iter()
-        .map(|c| {
-            let n = all
-                .iter()
-                .filter(|r| {
-                    r.metrics["pass"]
-                        .as_array()
-                        .is_some_and(|a| a.iter().any(|p| p[0] == *c && p[1] == true))
-                })
-                .count();
-            (c.to_string(), json!(n))
-        })
+        .zip(&table.met)
+        .map(|(c, n)| (c.to_string(), json!(n)))
         .collect();
+    // Rules whose 0/1 verdict column `name` of METRIC_NAMES is 1.
+    let count = |name: &str| {
+        let col = METRIC_NAMES.iter().position(|n| *n == name).unwrap_or(0);
+        values.iter().filter(|v| v[col] == 1.0).count()
+    };
     let aborted = all
         .iter()
         .filter(|r| r.metrics["aborted"].as_bool() == Some(true))
@@ -377,8 +373,8 @@ fn write_outputs(
         "aborted_by_rate_checker": aborted,
         "definition": definition(cfg),
         "plausible_by_definition": {
-            "paper": count_col(all, 34),
-            "synplast": count_col(all, 35),
+            "paper": count("paper_plausible"),
+            "synplast": count("synplast_plausible"),
         },
         "passing_each_constraint": passes,
         "accepted_indices": acc.iter().map(|r| r.index).collect::<Vec<_>>(),
@@ -401,58 +397,71 @@ fn write_outputs(
         plausible.len(),
         aborted,
         definition(cfg),
-        failure_table(&verdicts, all)
+        table.text(&verdicts)
     ))
 }
 
-/// Per constraint: the rules meeting it, failing it, and failing only it (the constraint that
-/// alone kept them from being plausible), as an aligned table.
-fn failure_table(verdicts: &[&str], all: &[RuleRecord]) -> String {
-    let passes: Vec<std::collections::HashMap<String, bool>> = all
-        .iter()
-        .map(|r| {
-            r.metrics["pass"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|p| Some((p[0].as_str()?.to_string(), p[1] == true)))
-                        .collect()
-                })
-                .unwrap_or_default()
-        })
-        .collect();
-    let width = verdicts.iter().map(|v| v.len()).max().unwrap_or(0).max(10);
-    let mut out = vec![format!(
-        "  {:<width$} {:>7} {:>7} {:>12}",
-        "constraint", "met", "failed", "only failure"
-    )];
-    for c in verdicts {
-        let met = passes.iter().filter(|p| p.get(*c) == Some(&true)).count();
-        let only = passes
+/// Per constraint: the rules meeting it and the rules failing only it (the constraint that
+/// alone kept them from being plausible), counted once from every rule's `pass` list.
+struct FailureTable {
+    rules: usize,
+    met: Vec<usize>,
+    only: Vec<usize>,
+}
+
+impl FailureTable {
+    fn new(verdicts: &[&str], all: &[RuleRecord]) -> Self {
+        let passes: Vec<std::collections::HashMap<&str, bool>> = all
             .iter()
-            .filter(|p| p.get(*c) == Some(&false) && p.values().filter(|v| !**v).count() == 1)
-            .count();
-        out.push(format!(
-            "  {c:<width$} {met:>7} {:>7} {only:>12}",
-            all.len() - met
-        ));
+            .map(|r| {
+                r.metrics["pass"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|p| Some((p[0].as_str()?, p[1] == true)))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            })
+            .collect();
+        let count = |keep: &dyn Fn(&std::collections::HashMap<&str, bool>, &str) -> bool| {
+            verdicts
+                .iter()
+                .map(|c| passes.iter().filter(|p| keep(p, c)).count())
+                .collect()
+        };
+        Self {
+            rules: all.len(),
+            met: count(&|p, c| p.get(c) == Some(&true)),
+            only: count(&|p, c| {
+                p.get(c) == Some(&false) && p.values().filter(|v| !**v).count() == 1
+            }),
+        }
     }
-    out.join("\n")
+
+    /// The table, aligned: constraint, met, failed, only failure.
+    fn text(&self, verdicts: &[&str]) -> String {
+        let width = verdicts.iter().map(|v| v.len()).max().unwrap_or(0).max(10);
+        let mut out = vec![format!(
+            "  {:<width$} {:>7} {:>7} {:>12}",
+            "constraint", "met", "failed", "only failure"
+        )];
+        for ((c, met), only) in verdicts.iter().zip(&self.met).zip(&self.only) {
+            out.push(format!(
+                "  {c:<width$} {met:>7} {:>7} {only:>12}",
+                self.rules - met
+            ));
+        }
+        out.join("\n")
+    }
 }
 
 /// The definition whose verdicts decide (`paper` or `synplast`).
 fn definition(cfg: &RuleFilterConfig) -> &'static str {
-    match cfg.effective_network().plausibility.map(|p| p.definition) {
-        Some(crate::sim::fsbi::Definition::Paper) => "paper",
-        _ => "synplast",
+    match cfg.definition() {
+        crate::sim::fsbi::Definition::Paper => "paper",
+        crate::sim::fsbi::Definition::Synplast => "synplast",
     }
-}
-
-/// Rules whose metric column `col` (a 0/1 verdict of [`METRIC_NAMES`]) is 1.
-fn count_col(all: &[RuleRecord], col: usize) -> usize {
-    all.iter()
-        .filter(|r| metric_values_json(&r.metrics)[col] == 1.0)
-        .count()
 }
 
 fn summaries_fraction(rounds: &serde_json::Value) -> Vec<String> {
