@@ -243,7 +243,8 @@ impl Default for PaperConstraints {
 }
 
 impl PaperConstraints {
-    fn ranges(&self) -> Vec<(&'static str, &[NonNegative; 2])> {
+    /// Each bounded metric's name (as in `pass`) and its inclusive range.
+    pub fn ranges(&self) -> Vec<(&'static str, &[NonNegative; 2])> {
         let mut v = vec![
             ("rate", &self.rate),
             ("rate_i", &self.rate_i),

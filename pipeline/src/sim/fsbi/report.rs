@@ -48,27 +48,10 @@ fn label(name: &str) -> &'static str {
 }
 
 fn paper_range(c: &PaperConstraints, name: &str) -> Option<[f64; 2]> {
-    let r = match name {
-        "rate" => &c.rate,
-        "rate_i" => &c.rate_i,
-        "cv_isi" => &c.cv_isi,
-        "spatial_Fano" => &c.spatial_fano,
-        "temporal_Fano" => &c.temporal_fano,
-        "auto_cov" => &c.auto_cov,
-        "fft" => &c.fft,
-        "w_blow" => &c.w_blow,
-        "std_rate_temporal" => &c.std_rate_temporal,
-        "std_rate_spatial" => &c.std_rate_spatial,
-        "std_cv" => &c.std_cv,
-        "w_creep" => &c.w_creep,
-        "weef" => &c.weef,
-        "weif" => &c.weif,
-        "wief" => &c.wief,
-        "wiif" => &c.wiif,
-        "kl_isi" => c.kl_isi.as_ref()?,
-        _ => return None,
-    };
-    Some([r[0].0, r[1].0])
+    c.ranges()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, r)| [r[0].0, r[1].0])
 }
 
 /// synplast's verdicts beside their values and limits.
