@@ -118,27 +118,8 @@ pub fn simulate_candidate(
         .map_err(|e| e.to_string())
 }
 
-/// The paper's metrics among [`METRIC_NAMES`], named as in its `fsbi/analyse.py` (and in
-/// the records' `paper` object); in [`METRIC_NAMES`] each has the prefix `paper_`.
-pub const PAPER_METRICS: [&str; 17] = [
-    "rate",
-    "rate_i",
-    "cv_isi",
-    "kl_isi",
-    "spatial_Fano",
-    "temporal_Fano",
-    "auto_cov",
-    "fft",
-    "w_blow",
-    "std_rate_temporal",
-    "std_rate_spatial",
-    "std_cv",
-    "w_creep",
-    "weef",
-    "weif",
-    "wief",
-    "wiif",
-];
+/// The paper's metrics among [`METRIC_NAMES`] (each with the prefix `paper_` there).
+pub use crate::sim::fsbi::paper_metrics::METRIC_NAMES as PAPER_METRICS;
 
 /// Names of [`metric_values`], in order: synplast's metrics (the first 17, as before the
 /// paper's were added), then the paper's ([`PAPER_METRICS`], prefixed `paper_`), then each

@@ -93,6 +93,28 @@ pub struct PaperMetrics {
     pub verdicts: Verdicts,
 }
 
+/// The names of [`PaperMetrics`]' numbers as written (in its field order): the keys of the
+/// records' `paper` object.
+pub const METRIC_NAMES: [&str; 17] = [
+    "rate",
+    "rate_i",
+    "cv_isi",
+    "kl_isi",
+    "spatial_Fano",
+    "temporal_Fano",
+    "auto_cov",
+    "fft",
+    "w_blow",
+    "std_rate_temporal",
+    "std_rate_spatial",
+    "std_cv",
+    "w_creep",
+    "weef",
+    "weif",
+    "wief",
+    "wiif",
+];
+
 /// What the paper's metrics read from one simulation.
 pub struct PaperInput<'a> {
     /// Spike steps (from the window's start) of the recorded E neurons.
@@ -683,6 +705,35 @@ mod tests {
         let m = paper_metrics(&input, &c);
         assert!(m.rate.is_nan() && m.weef.is_nan() && m.auto_cov.is_nan());
         assert!(m.verdicts.pass.iter().all(|p| !p.1));
+    }
+
+    #[test]
+    fn metric_names_are_the_keys_written() {
+        let silent = vec![Vec::new(); 4];
+        let w = constant_weights(0.1);
+        let input = PaperInput {
+            exc: &silent,
+            inh: &silent,
+            window_steps: W10,
+            weights: [&w, &w, &w, &w],
+            plastic: [true; 4],
+            w_max: 20.0,
+            aborted: false,
+        };
+        let json =
+            serde_json::to_value(paper_metrics(&input, &PaperConstraints::default())).unwrap();
+        let numbers: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(_, v)| v.is_number())
+            .map(|(k, _)| k.as_str())
+            .collect();
+        let mut names = METRIC_NAMES.to_vec();
+        names.sort_unstable();
+        let mut numbers = numbers;
+        numbers.sort_unstable();
+        assert_eq!(names, numbers);
     }
 
     #[test]
