@@ -27,6 +27,7 @@ number); they are counted in the output.
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 
 import numpy as np
@@ -62,6 +63,7 @@ def main() -> None:
     ap.add_argument("--check", type=int, default=20, help="posterior samples simulated at the end")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--logs", default=None, help="sbi's tensorboard logs (default: a temp dir)")
     ap.add_argument("--small", action="store_true", help="128 E + 32 I neurons, 1000 inputs")
     args = ap.parse_args()
 
@@ -87,7 +89,11 @@ def main() -> None:
               f"undefined statistics")
         return torch.tensor(x, dtype=torch.float32), plausible
 
-    inference = NPE(prior=prior, show_progress_bars=False)
+    # sbi writes tensorboard logs to ./sbi-logs unless given a writer: keep them out of the
+    # working directory (a checkout) unless asked for.
+    from torch.utils.tensorboard import SummaryWriter
+    logs = args.logs or tempfile.mkdtemp(prefix="sbi-logs-")
+    inference = NPE(prior=prior, show_progress_bars=False, summary_writer=SummaryWriter(logs))
     proposal = prior
     for r in range(args.rounds):
         t0 = time.monotonic()
